@@ -1,0 +1,161 @@
+"""Audio input: validation of in-memory arrays, resampling (soxr) and file decoding (soundfile).
+
+Everything returns mono float32 numpy at the requested rate. Problems raise ``ValueError`` (bad
+arrays or rates) or ``AudioDecodeError`` (files) with a message that names the file, the shape,
+the dtype or the rate at fault.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+RESAMPLE_QUALITY = "HQ"  # fixed so that results are reproducible across calls and machines
+MAX_CHANNELS_HEURISTIC = 8  # a 2-D array with <= this many columns and more rows is (samples, channels)
+
+_INT_SCALE = {np.dtype(np.int8): 128.0, np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0}
+
+
+class AudioDecodeError(ValueError):
+    """A file that cannot be turned into audio samples (missing, unreadable, empty, not audio)."""
+
+
+def check_sample_rate(sample_rate: object, what: str = "sample_rate") -> int:
+    """Return ``sample_rate`` as a positive int or raise ``ValueError`` naming it."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{what} must be a positive number of samples per second, got {sample_rate!r}")
+    if not np.isfinite(sample_rate) or sample_rate <= 0:
+        raise ValueError(f"{what} must be a positive number of samples per second, got {sample_rate!r}")
+    if float(sample_rate) != int(sample_rate):
+        raise ValueError(f"{what} must be a whole number of Hz, got {sample_rate!r}")
+    return int(sample_rate)
+
+
+def to_float32(x: np.ndarray, what: str = "audio") -> np.ndarray:
+    """Convert PCM of any common dtype to float32; integer PCM is scaled to [-1, 1)."""
+    dt = x.dtype
+    if dt == np.bool_ or np.issubdtype(dt, np.complexfloating) or not np.issubdtype(dt, np.number):
+        raise ValueError(f"{what} has dtype {dt}; expected float samples in [-1, 1] or integer PCM")
+    if np.issubdtype(dt, np.floating):
+        return x.astype(np.float32, copy=False)
+    if dt == np.uint8:  # 8-bit WAV convention: unsigned, centred on 128
+        return (x.astype(np.float32) - 128.0) / 128.0
+    if dt in _INT_SCALE:
+        return x.astype(np.float32) / _INT_SCALE[dt]
+    raise ValueError(f"{what} has dtype {dt}, which is ambiguous as PCM; convert it to float32 in "
+                     f"[-1, 1] or to int16/int32 PCM first")
+
+
+def check_clip(x: np.ndarray, what: str = "audio") -> np.ndarray:
+    """Validate one mono clip (1-D float32): non-empty, finite. Returns it unchanged."""
+    if x.ndim != 1:
+        raise ValueError(f"{what} must be 1-D (samples,), got shape {x.shape}")
+    if x.size == 0:
+        raise ValueError(f"{what} is empty (0 samples)")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise ValueError(f"{what} contains {int(bad.sum())} NaN/Inf sample(s) (first at index {first})")
+    return x
+
+
+def check_layout(shape: tuple[int, ...], what: str = "audio") -> None:
+    """Reject arrays that are not (samples,) or (clips, samples), with a hint for the usual mix-ups."""
+    if len(shape) == 0:
+        raise ValueError(f"{what} is a scalar; expected a 1-D waveform (samples,) or a batch (clips, samples)")
+    if len(shape) > 2:
+        raise ValueError(f"{what} has shape {shape}: expected 1-D (samples,) or 2-D (clips, samples); "
+                         f"downmix channels and pass a list for clips of different lengths")
+    if len(shape) == 2 and shape[1] <= MAX_CHANNELS_HEURISTIC and shape[0] > shape[1]:
+        raise ValueError(f"{what} has shape {shape}, which looks like (samples, channels); average the "
+                         f"channels (x.mean(axis=1)) or pass a file path, or pass (clips, samples)")
+
+
+def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Resample a 1-D float32 clip with soxr (HQ). Returns the input unchanged when rates match."""
+    if sr_in == sr_out:
+        return x
+    y = soxr.resample(x, sr_in, sr_out, quality=RESAMPLE_QUALITY)
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def warn_if_clipped(x: np.ndarray, what: str = "audio") -> None:
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    if peak > 1.0 + 1e-6:
+        warnings.warn(f"{what} peaks at {peak:.3g}; float audio is expected in [-1, 1] "
+                      f"(embeddings of louder input are off the training distribution)", stacklevel=3)
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------------------------
+
+def _open(path: str | os.PathLike) -> sf.SoundFile:
+    p = Path(path)
+    if not p.exists():
+        raise AudioDecodeError(f"{p}: no such file")
+    if p.is_dir():
+        raise AudioDecodeError(f"{p}: is a directory, not an audio file")
+    if p.stat().st_size == 0:
+        raise AudioDecodeError(f"{p}: file is empty (0 bytes)")
+    try:
+        return sf.SoundFile(str(p))
+    except Exception as e:  # libsndfile's own message says what it could not parse
+        raise AudioDecodeError(f"{p}: cannot decode as audio ({_short(e)})") from e
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[-1] if text else type(e).__name__
+
+
+def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
+    """(sample_rate, channels, frames) of a file, without decoding it."""
+    with _open(path) as f:
+        return f.samplerate, f.channels, f.frames
+
+
+def stream_audio(path: str | os.PathLike, sample_rate: int, block_seconds: float = 30.0) -> Iterator[np.ndarray]:
+    """Decode ``path`` in blocks: yields mono float32 chunks at ``sample_rate`` (bounded memory).
+
+    Channels are averaged; other rates go through a streaming soxr resampler, so a 2-hour file
+    never sits in memory at once. Raises ``AudioDecodeError`` naming the file on any failure,
+    including files that decode to no samples or to NaN/Inf.
+    """
+    total = 0
+    with _open(path) as f:
+        sr_in = f.samplerate
+        stream = None if sr_in == sample_rate else soxr.ResampleStream(
+            sr_in, sample_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY)
+        block = max(1024, int(block_seconds * sr_in))
+        try:
+            while True:
+                data = f.read(block, dtype="float32", always_2d=True)
+                last = len(data) < block
+                mono = np.ascontiguousarray(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0])
+                if mono.size and not np.isfinite(mono).all():
+                    raise AudioDecodeError(f"{path}: decoded samples contain NaN/Inf")
+                total += len(mono)
+                out = mono if stream is None else stream.resample_chunk(mono, last=last)
+                if len(out):
+                    yield out.astype(np.float32, copy=False)
+                if last:
+                    break
+        except AudioDecodeError:
+            raise
+        except Exception as e:
+            raise AudioDecodeError(f"{path}: decoding failed after {total} samples ({_short(e)})") from e
+    if total == 0:
+        raise AudioDecodeError(f"{path}: contains no audio samples (zero length)")
+
+
+def load_audio(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
+    """Decode a whole file to mono float32 at ``sample_rate`` (see ``stream_audio``)."""
+    chunks = list(stream_audio(path, sample_rate))
+    return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)

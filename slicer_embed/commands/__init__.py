@@ -1,0 +1,1 @@
+"""One module per ``slicer-embed`` verb, each with ``main(argv=None) -> int``."""

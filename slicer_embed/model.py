@@ -1,0 +1,316 @@
+"""``SlicerModel``: frontend + encoder, and the embedding API on top of them.
+
+Shapes and units: waveforms are mono float samples in [-1, 1] (integer PCM is scaled) at
+``model.sample_rate`` (16 kHz) unless ``sample_rate`` says otherwise, in which case they are
+resampled with soxr. Frame embeddings come every ``model.frame_hop_seconds`` (80 ms); clip
+embeddings pool all frames of a clip (``mean+max`` by default, see ``config.POOLINGS``).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Iterable, Iterator, NamedTuple, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import audio as _audio
+from .config import POOLINGS, ModelConfig
+from .encoder import AudioNTT2020
+from .frontend import LogMelFrontend, normalize
+from .windows import frame_centres, iter_windows, valid_frames
+
+DEFAULT_BATCH_SIZE = 64  # windows per forward pass (about a minute of audio): bounds memory
+
+
+class Frames(NamedTuple):
+    """Frame-level output: ``embeddings`` (..., T, D) and ``timestamps`` (..., T) in seconds (centres)."""
+
+    embeddings: Any
+    timestamps: Any
+
+
+class SlicerModel(nn.Module):
+    """A SLICER encoder with its log-mel frontend and input contract.
+
+    Build it with ``slicer_embed.load(...)`` (pretrained) or ``slicer_embed.create_model()``
+    (random weights). ``forward`` maps a batch of waveform windows (batch, samples) to frame
+    features (batch, frames, D) and is what training uses; ``embed``/``embed_frames``/``embed_file``
+    are the inference API (eval mode, no grad, any length, any rate, batch-invariant).
+    """
+
+    def __init__(self, config: ModelConfig | None = None):
+        super().__init__()
+        self.config = (config or ModelConfig()).validate()
+        self.frontend = LogMelFrontend(self.config.frontend)
+        self.encoder = AudioNTT2020(self.config.architecture)
+        self.source = "random-init"  # where the weights came from: a folder, a Hub repo, ...
+        self.revision: str | None = None  # resolved Hub commit for Hub models
+        self._warned_no_rate = False
+        self.eval()
+
+    # -- the input contract ----------------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        return self.config.frontend.sample_rate
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.config.architecture.embedding_dim
+
+    # HEAR API attribute names.
+    scene_embedding_size = embedding_dim
+    timestamp_embedding_size = embedding_dim
+
+    @property
+    def frame_hop_seconds(self) -> float:
+        return self.config.frame_hop_samples / self.sample_rate
+
+    @property
+    def window_seconds(self) -> float:
+        return self.config.window_samples / self.sample_rate
+
+    @property
+    def pooling(self) -> str:
+        return self.config.inference.pooling
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # -- training-facing forward -----------------------------------------------------------------
+    def log_mel(self, wave: torch.Tensor) -> torch.Tensor:
+        """(batch, samples) -> normalised log-mel (batch, 1, n_mels, frames)."""
+        norm = self.config.normalization
+        return normalize(self.frontend(wave), norm.mean, norm.std).unsqueeze(1)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        """(batch, samples) waveforms at ``sample_rate`` -> frame features (batch, frames // 8, D)."""
+        return self.encoder(self.log_mel(wave))
+
+    # -- inference API --------------------------------------------------------------------------
+    def embed(self, audio: Any, sample_rate: int | None = None, *, pooling: str | None = None,
+              batch_size: int = DEFAULT_BATCH_SIZE) -> Any:
+        """Clip embeddings.
+
+        ``audio``: 1-D (samples,) -> (D,); 2-D (clips, samples) -> (clips, D); a list of 1-D arrays of
+        any lengths -> (clips, D). numpy in -> float32 numpy out; torch in -> float32 tensor on the
+        input's device. ``sample_rate`` defaults to the model's (with a one-time warning).
+        """
+        pooling = self._check_pooling(pooling)
+        clips, like, single = self._prepare(audio, sample_rate)
+        out = self._pool_sources(((i, [c]) for i, c in enumerate(clips)), len(clips), pooling, batch_size)
+        return _format(out[0] if single else out, like)
+
+    def embed_frames(self, audio: Any, sample_rate: int | None = None, *, hop_seconds: float | None = None,
+                     batch_size: int = DEFAULT_BATCH_SIZE) -> Frames:
+        """Frame embeddings and their centre times in seconds.
+
+        Returns ``Frames(embeddings, timestamps)``: for one clip (T, D) and (T,); for a 2-D batch
+        (clips, T, D) and (clips, T); for a list, lists of those. ``hop_seconds`` defaults to the
+        encoder stride (0.08 s); 0.04, 0.02 and 0.01 s are computed exactly by re-running the encoder
+        on shifted copies of the audio (cost grows as 0.08 / hop). Timestamps are window centres
+        ``(0.035 + k * hop)`` s at 16 kHz, and never lie past the end of the clip (except the single
+        frame of a clip shorter than 35 ms).
+        """
+        passes, shift = self._hop_passes(hop_seconds)
+        clips, like, single = self._prepare(audio, sample_rate)
+        sources = (((i, p), [c[p * shift:]]) for i, c in enumerate(clips) for p in range(passes))
+        frames: dict[tuple[int, int], list[torch.Tensor]] = {}
+        for key, f in self._frame_stream(sources, batch_size, first_frame_keys=lambda k: k[1] == 0):
+            frames.setdefault(key, []).append(f.cpu())
+        embs, times = [], []
+        stride, hop = self.config.architecture.time_stride, self.config.frontend.hop_length
+        for i in range(len(clips)):
+            per_pass = [torch.cat(frames[(i, p)]) if (i, p) in frames else torch.zeros(0, self.embedding_dim)
+                        for p in range(passes)]
+            n = sum(len(x) for x in per_pass)
+            e = torch.empty(n, self.embedding_dim)
+            for p, x in enumerate(per_pass):
+                e[p::passes][:len(x)] = x
+            t = (hop * (stride - 1) / 2.0 + shift * np.arange(n, dtype=np.float64)) / self.sample_rate
+            embs.append(e)
+            times.append(t)
+        if single:
+            return Frames(_format(embs[0], like), _format_time(times[0], like))
+        if isinstance(audio, (list, tuple)):
+            return Frames([_format(e, like) for e in embs], [_format_time(t, like) for t in times])
+        return Frames(_format(torch.stack(embs), like), _format_time(np.stack(times), like))
+
+    def embed_file(self, path: str | os.PathLike, *, pooling: str | None = None,
+                   batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """Clip embedding (D,) float32 of an audio file (any format libsndfile reads; channels averaged).
+
+        The file is decoded and resampled in blocks, so memory does not grow with its length.
+        Raises ``AudioDecodeError`` naming the file when it cannot be decoded or holds no audio.
+        """
+        return self.embed_files([path], pooling=pooling, batch_size=batch_size)[0]
+
+    def embed_files(self, paths: Sequence[str | os.PathLike], *, pooling: str | None = None,
+                    batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """Clip embeddings (N, D) float32 of N files, windows of several files batched together.
+
+        Stops at the first bad file with an ``AudioDecodeError`` naming it; ``slicer-embed extract``
+        is the tool for large collections that must skip bad files and resume.
+        """
+        if isinstance(paths, (str, os.PathLike)):
+            raise TypeError("embed_files takes a list of paths; use embed_file for one path")
+        pooling = self._check_pooling(pooling)
+        sources = ((i, _audio.stream_audio(p, self.sample_rate)) for i, p in enumerate(paths))
+        return self._pool_sources(sources, len(paths), pooling, batch_size).numpy()
+
+    # -- saving ---------------------------------------------------------------------------------
+    def save_pretrained(self, directory: str | os.PathLike, *, model_card: str | None = None) -> None:
+        """Write ``config.json`` + ``model.safetensors`` (+ ``README.md`` if given) into ``directory``."""
+        from .hub import save_pretrained
+        save_pretrained(self, directory, model_card=model_card)
+
+    def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
+        """Upload the model to a Hub repo (``huggingface_hub`` upload API); returns the commit URL.
+
+        Keyword arguments: ``revision``, ``private``, ``token``, ``commit_message``, ``model_card``.
+        """
+        from .hub import push_to_hub
+        return push_to_hub(self, repo_id, **kwargs)
+
+    # -- internals ------------------------------------------------------------------------------
+    def _check_pooling(self, pooling: str | None) -> str:
+        pooling = pooling or self.pooling
+        if pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")
+        return pooling
+
+    def _hop_passes(self, hop_seconds: float | None) -> tuple[int, int]:
+        native = self.config.frame_hop_samples
+        if hop_seconds is None:
+            return 1, native
+        hop = hop_seconds * self.sample_rate
+        stride = self.config.architecture.time_stride
+        allowed = [native // k for k in range(1, stride + 1) if stride % k == 0]
+        for k in range(1, stride + 1):
+            if stride % k == 0 and abs(hop - native / k) < 1e-6 * native:
+                return k, native // k
+        raise ValueError(f"hop_seconds={hop_seconds} is not supported; choose one of "
+                         f"{[a / self.sample_rate for a in allowed]}")
+
+    def _prepare(self, audio: Any, sample_rate: int | None) -> tuple[list[np.ndarray], Any, bool]:
+        if sample_rate is None:
+            if not self._warned_no_rate:
+                warnings.warn(f"sample_rate was not given; assuming the model's {self.sample_rate} Hz. "
+                              f"Pass sample_rate= to resample other rates.", UserWarning, stacklevel=3)
+                self._warned_no_rate = True
+            sr = self.sample_rate
+        else:
+            sr = _audio.check_sample_rate(sample_rate)
+        if isinstance(audio, (list, tuple)):
+            if len(audio) == 0:
+                raise ValueError("audio is an empty list; pass at least one clip")
+            like = _kind(audio[0])
+            raw = [_to_numpy(a, f"audio[{i}]") for i, a in enumerate(audio)]
+            for i, a in enumerate(raw):
+                if a.ndim != 1:
+                    raise ValueError(f"audio[{i}] has shape {a.shape}; list items must be 1-D clips (samples,)")
+            single = False
+        else:
+            like = _kind(audio)
+            a = _to_numpy(audio, "audio")
+            _audio.check_layout(a.shape)
+            single = a.ndim == 1
+            if a.ndim == 2 and a.shape[0] == 0:
+                raise ValueError(f"audio is an empty batch (shape {a.shape})")
+            raw = [a] if single else list(a)
+        names = ["audio"] if single else [f"audio[{i}]" for i in range(len(raw))]
+        clips = []
+        for name, a in zip(names, raw):
+            x = _audio.check_clip(_audio.to_float32(a, name), name)
+            _audio.warn_if_clipped(x, name)
+            clips.append(_audio.resample(x, sr, self.sample_rate))
+        return clips, like, single
+
+    def _frame_stream(self, sources: Iterable[tuple[Any, Iterable[np.ndarray]]], batch_size: int,
+                      first_frame_keys: Any = None) -> Iterator[tuple[Any, torch.Tensor]]:
+        """Yield (key, frames (k, D)) per window of each source, windows batched across sources."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        cfg = self.config
+        W, F = cfg.window_samples, cfg.frames_per_window
+        stride, hop = cfg.architecture.time_stride, cfg.frontend.hop_length
+
+        def windows() -> Iterator[tuple[Any, np.ndarray, int]]:
+            for key, chunks in sources:
+                first = True
+                for win, n_valid in iter_windows(chunks, W):
+                    k = valid_frames(n_valid, F, hop, stride)
+                    if first and (first_frame_keys is None or first_frame_keys(key)):
+                        k = max(k, 1)  # every clip keeps at least one frame
+                    first = False
+                    if k:
+                        yield key, win, k
+
+        batch: list[tuple[Any, np.ndarray, int]] = []
+        for item in windows():
+            batch.append(item)
+            if len(batch) == batch_size:
+                yield from self._run_batch(batch)
+                batch = []
+        if batch:
+            yield from self._run_batch(batch)
+
+    @torch.inference_mode()
+    def _run_batch(self, batch: list[tuple[Any, np.ndarray, int]]) -> Iterator[tuple[Any, torch.Tensor]]:
+        if self.training:
+            raise RuntimeError("embedding APIs need eval mode; call model.eval() after training")
+        x = torch.from_numpy(np.stack([w for _, w, _ in batch])).to(self.device)
+        frames = self(x)
+        for (key, _, k), f in zip(batch, frames):
+            yield key, f[:k]
+
+    def _pool_sources(self, sources: Iterable[tuple[int, Iterable[np.ndarray]]], n: int, pooling: str,
+                      batch_size: int) -> torch.Tensor:
+        """Pool every source's frames into one clip embedding; (n, D) float32 on the CPU."""
+        D = self.embedding_dim
+        total = torch.zeros(n, D, dtype=torch.float64, device=self.device)
+        peak = torch.full((n, D), -torch.inf, device=self.device)
+        count = torch.zeros(n, dtype=torch.float64, device=self.device)
+        for i, f in self._frame_stream(sources, batch_size):
+            total[i] += f.sum(0, dtype=torch.float64)
+            peak[i] = torch.maximum(peak[i], f.amax(0))
+            count[i] += len(f)
+        mean = (total / count[:, None]).float()
+        out = {"mean": mean, "max": peak, "mean+max": mean + peak}[pooling]
+        return out.cpu()
+
+
+def _kind(a: Any) -> Any:
+    return a.device if isinstance(a, torch.Tensor) else "np"
+
+
+def _to_numpy(a: Any, what: str) -> np.ndarray:
+    if isinstance(a, torch.Tensor):
+        a = a.detach()
+        if a.dtype in (torch.float16, torch.bfloat16):
+            a = a.float()
+        return a.cpu().numpy()
+    if isinstance(a, np.ndarray):
+        return a
+    if isinstance(a, (str, os.PathLike)):
+        raise TypeError(f"{what} is a path ({a!r}); use model.embed_file(path) for files")
+    try:
+        return np.asarray(a)
+    except Exception as e:
+        raise TypeError(f"{what} must be a numpy array or torch tensor, got {type(a).__name__}") from e
+
+
+def _format(t: torch.Tensor, like: Any) -> Any:
+    if like == "np":
+        return t.cpu().numpy().astype(np.float32, copy=False)
+    return t.to(device=like, dtype=torch.float32)
+
+
+def _format_time(t: np.ndarray, like: Any) -> Any:
+    return t if like == "np" else torch.from_numpy(t).to(like)

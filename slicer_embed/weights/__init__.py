@@ -1,0 +1,1 @@
+"""Package data: the default model's ``config.json`` and ``model.safetensors`` (when bundled)."""
