@@ -160,6 +160,13 @@ def download(repo_id: str, *, revision: str | None = None, cache_dir: str | os.P
     try:
         config_path = Path(hf_hub_download(repo_id, CONFIG_NAME, **kwargs))
         hf_hub_download(repo_id, WEIGHTS_NAME, **kwargs)
+    # LocalEntryNotFoundError subclasses EntryNotFoundError: it must come first.
+    except LocalEntryNotFoundError as e:
+        rev = f" --revision {revision}" if revision else ""
+        raise ModelNotFoundError(
+            f"{where} is not in the local cache and the Hub cannot be reached (offline or "
+            f"HF_HUB_OFFLINE=1). On a machine with network run `slicer-embed download {repo_id}{rev}` "
+            f"and copy the cache, or pass a local model folder") from e
     except RevisionNotFoundError as e:
         raise ModelNotFoundError(f"Hub repo {repo_id} has no revision {revision!r}") from e
     except RepositoryNotFoundError as e:
@@ -167,12 +174,6 @@ def download(repo_id: str, *, revision: str | None = None, cache_dir: str | os.P
     except EntryNotFoundError as e:
         raise ModelNotFoundError(f"Hub repo {where} lacks {CONFIG_NAME} or {WEIGHTS_NAME}: "
                                  f"it is not a slicer-embed model") from e
-    except LocalEntryNotFoundError as e:
-        rev = f" --revision {revision}" if revision else ""
-        raise ModelNotFoundError(
-            f"{where} is not in the local cache and the Hub cannot be reached (offline or "
-            f"HF_HUB_OFFLINE=1). On a machine with network run `slicer-embed download {repo_id}{rev}` "
-            f"and copy the cache, or pass a local model folder") from e
     except HfHubHTTPError as e:
         raise ModelNotFoundError(f"could not fetch {where} from the Hub: {e}") from e
     return config_path.parent

@@ -1,0 +1,55 @@
+"""Shared fixtures: a seeded random model, its saved folder, real and generated audio, subprocess runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SR = 16000
+
+
+@pytest.fixture(scope="session")
+def model():
+    """The reference architecture with seeded random weights (eval mode, CPU)."""
+    from slicer_embed import create_model
+    return create_model(seed=0)
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, model):
+    """``model`` saved as a model folder (config.json + model.safetensors)."""
+    d = tmp_path_factory.mktemp("model")
+    model.save_pretrained(d)
+    return d
+
+
+@pytest.fixture(scope="session")
+def speech() -> np.ndarray:
+    """1.43 s of real recorded speech at 16 kHz (tests/fixtures/README.md)."""
+    x, sr = sf.read(FIXTURES / "speech_front_center_16k.flac", dtype="float32")
+    assert sr == SR
+    return x
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def tone(freq: float, seconds: float, sr: int = SR, amp: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def run_python(code: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter (fresh imports, fresh environment variables)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True,
+                          timeout=timeout)
