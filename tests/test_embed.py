@@ -204,7 +204,9 @@ def test_frames_and_timestamps(model, rng):
     assert f.timestamps[-1] <= 10.0
     fine = model.embed_frames(x, SR, hop_seconds=0.04)
     np.testing.assert_allclose(np.diff(fine.timestamps), 0.04, atol=1e-12)
-    np.testing.assert_array_equal(fine.embeddings[::2], f.embeddings)  # the native frames are unchanged
+    # The native frames are the same computation; only the batch composition differs, which may
+    # change BLAS/oneDNN summation order by an ulp on other CPUs.
+    np.testing.assert_allclose(fine.embeddings[::2], f.embeddings, rtol=1e-5, atol=1e-6)
     assert fine.timestamps[-1] <= 10.0
     # the clip embedding is the pooling of the frames
     np.testing.assert_allclose(model.embed(x, SR), f.embeddings.mean(0) + f.embeddings.max(0), rtol=1e-5, atol=1e-5)
