@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from .atomic import atomic_write_text
 from .config import ConfigError, ModelConfig
 from .version import __version__
 
@@ -61,21 +62,11 @@ def save_pretrained(model: Any, directory: str | os.PathLike, *, model_card: str
     save_file(tensors, str(tmp_weights), metadata=meta)
     sha = file_sha256(tmp_weights)
     config = model.config.replace(provenance={**dict(model.config.provenance), "weights_sha256": sha})
-    _atomic_write_text(directory / CONFIG_NAME, config.to_json())
+    atomic_write_text(directory / CONFIG_NAME, config.to_json())
     os.replace(tmp_weights, directory / WEIGHTS_NAME)
     if model_card is not None:
-        _atomic_write_text(directory / README_NAME, model_card)
+        atomic_write_text(directory / README_NAME, model_card)
 
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import soundfile as sf
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -53,3 +54,12 @@ def run_python(code: str, env: dict | None = None, timeout: float = 120) -> subp
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a module's tests on one torch thread (small, deterministic probes; no oversubscription)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
