@@ -17,10 +17,11 @@ import torch
 from torch import nn
 
 from . import audio as _audio
+from . import runtime as _runtime
 from .config import POOLINGS, ModelConfig
 from .encoder import AudioNTT2020
 from .frontend import LogMelFrontend, normalize
-from .windows import frame_centres, iter_windows, valid_frames
+from .windows import iter_windows, valid_frames
 
 DEFAULT_BATCH_SIZE = 64  # windows per forward pass (about a minute of audio): bounds memory
 
@@ -49,6 +50,11 @@ class SlicerModel(nn.Module):
         self.source = "random-init"  # where the weights came from: a folder, a Hub repo, ...
         self.revision: str | None = None  # resolved Hub commit for Hub models
         self._warned_no_rate = False
+        # Opt-in fast inference path (slicer_embed/runtime.py); None = the plain module graph.
+        self._inference_options: _runtime.InferenceOptions | None = None
+        env_options = _runtime.options_from_env()
+        if env_options is not None:
+            self.set_inference_options(env_options)
         self.eval()
 
     # -- the input contract ----------------------------------------------------------------------
@@ -90,8 +96,46 @@ class SlicerModel(nn.Module):
         return normalize(self.frontend(wave), norm.mean, norm.std).unsqueeze(1)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        """(batch, samples) waveforms at ``sample_rate`` -> frame features (batch, frames // 8, D)."""
+        """(batch, samples) waveforms at ``sample_rate`` -> frame features (batch, frames // 8, D).
+
+        In eval mode without grad and with inference options set (``optimize``), this runs the fast
+        path of ``slicer_embed.runtime``; training and autograd always take the plain graph.
+        """
+        options = getattr(self, "_inference_options", None)
+        if options is not None and not self.training and not torch.is_grad_enabled():
+            return _runtime.fast_forward(self, options, wave)
         return self.encoder(self.log_mel(wave))
+
+    # -- fast inference (slicer_embed/runtime.py) -------------------------------------------------
+    @property
+    def inference_options(self) -> "_runtime.InferenceOptions | None":
+        """The options of the fast inference path, or None for the plain (default) path."""
+        return getattr(self, "_inference_options", None)
+
+    def set_inference_options(self, options: "_runtime.InferenceOptions | None") -> "SlicerModel":
+        """Use ``options`` for eval/no-grad forward passes (None: back to the plain path). Returns self.
+
+        The environment variables ``SLICER_EMBED_PRECISION`` / ``SLICER_EMBED_THREADS`` set these
+        options for every model a process creates.
+        """
+        if options is not None:
+            options = options.validate()
+            _runtime.apply_threads(options)
+        self._inference_options = options
+        object.__setattr__(self, "_fast_encoder", None)
+        return self
+
+    def optimize(self, precision: str = "float32", **options: Any) -> "SlicerModel":
+        """Turn on the fast inference path; returns self.
+
+        ``precision="float32"`` gives the plain model's embeddings up to float rounding (~1e-6);
+        ``"bfloat16"`` is faster on CPUs with AMX/avx512_bf16 and within cosine 0.999 of float32.
+        Other keywords are ``slicer_embed.runtime.InferenceOptions`` fields (``micro_batch``,
+        ``channels_last``, ``compile``, ``threads``).
+
+        >>> model = slicer_embed.create_model().optimize("bfloat16")   # doctest: +SKIP
+        """
+        return self.set_inference_options(_runtime.InferenceOptions(precision=precision, **options))
 
     # -- inference API --------------------------------------------------------------------------
     def embed(self, audio: Any, sample_rate: int | None = None, *, pooling: str | None = None,

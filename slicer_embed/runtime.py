@@ -1,0 +1,211 @@
+"""Fast inference: an opt-in, eval-only execution path for ``SlicerModel.forward``.
+
+``model.optimize()`` (or ``model.set_inference_options(InferenceOptions(...))``) makes every
+no-grad, eval-mode call of ``model(wave)`` (the ``embed*`` APIs and ``slicer-embed extract``) run
+``FastEncoder`` instead of the module graph. The default model is untouched: without options the
+numerics are exactly those of the plain encoder.
+
+What the fast path does, and why each step pays on a CPU (docs/performance.md has the figures):
+
+- BatchNorm is folded into the preceding convolution (in float64, then cast): exact up to float
+  rounding, and it removes two full passes over the largest activation of the network.
+- 2x2 max-pooling runs *before* the ReLU (max and ReLU commute exactly) and as two element-wise
+  maxima of strided views, several times faster than ``max_pool2d`` on CPU; so the ReLU touches a
+  4x smaller tensor.
+- channels-last convolutions: oneDNN's fast kernels for 64-channel 3x3 convs (and AMX in bf16).
+- micro-batches: a batch of windows is processed ``micro_batch`` windows at a time, so block 1's
+  (micro_batch, 64, 64, 97) activation stays in the L2 cache instead of streaming through DRAM.
+- ``precision="bfloat16"`` (opt-in): blocks 2-3 and the fully connected layers run in bf16 (AMX
+  on CPUs that have it); block 1 (one input channel, memory-bound) and the log-mel stay float32;
+  output frames are returned as float32. Within cosine 0.999 of float32 (tests/test_runtime.py).
+
+The fast path snapshots the weights; it rebuilds itself when any encoder parameter or buffer is
+modified in place, replaced, or moved to another device, so it never serves stale weights.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+PRECISIONS = ("float32", "bfloat16")
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+DEFAULT_MICRO_BATCH = 16  # windows per frontend + encoder call
+BLOCK1_WINDOWS = 2  # windows per block-1 convolution: its 1.6 MB/window output stays in L2
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """How ``SlicerModel`` runs inference (eval mode, no grad). All fields have safe defaults.
+
+    ``precision``: ``"float32"`` (same numbers as the plain model up to float rounding, ~1e-6) or
+    ``"bfloat16"`` (opt-in; within cosine 0.999 of float32). ``channels_last``: NHWC convolutions.
+    ``micro_batch``: windows per encoder call inside a batch (>= 1). ``compile``: wrap the fast
+    encoder in ``torch.compile`` (needs a C++ compiler; first calls compile for tens of seconds).
+    ``threads``: if set, ``torch.set_num_threads(threads)`` when the options are applied
+    (process-wide; ``None`` leaves torch's setting alone).
+    """
+
+    precision: str = "float32"
+    channels_last: bool = True
+    micro_batch: int = DEFAULT_MICRO_BATCH
+    compile: bool = False
+    threads: int | None = None
+
+    def validate(self) -> "InferenceOptions":
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision={self.precision!r} is not supported; choose one of {PRECISIONS}")
+        if isinstance(self.micro_batch, bool) or not isinstance(self.micro_batch, int) or self.micro_batch < 1:
+            raise ValueError(f"micro_batch must be an int >= 1, got {self.micro_batch!r}")
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ValueError(f"threads must be None or an int >= 1, got {self.threads!r}")
+        return self
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return _DTYPES[self.precision]
+
+
+def options_from_env(environ: os._Environ | dict | None = None) -> InferenceOptions | None:
+    """Options from ``SLICER_EMBED_PRECISION`` (float32|bfloat16) and ``SLICER_EMBED_THREADS``.
+
+    Returns ``None`` when neither is set (the plain, default path). Lets scripts and the CLI opt in
+    without code changes.
+    """
+    env = os.environ if environ is None else environ
+    precision, threads = env.get("SLICER_EMBED_PRECISION"), env.get("SLICER_EMBED_THREADS")
+    if not precision and not threads:
+        return None
+    try:
+        n = int(threads) if threads else None
+    except ValueError:
+        raise ValueError(f"SLICER_EMBED_THREADS={threads!r} is not an integer") from None
+    return InferenceOptions(precision=precision or "float32", threads=n).validate()
+
+
+# -------------------------------------------------------------------------------------------------
+# Pure functions
+# -------------------------------------------------------------------------------------------------
+
+def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode ``bn(conv(x))`` as one convolution: returns (weight (O, I, kh, kw), bias (O,)) float32.
+
+    ``w' = w * g / sqrt(var + eps)``, ``b' = (b - mean) * g / sqrt(var + eps) + beta``, computed in
+    float64 so that the only error left is the final rounding to float32.
+    """
+    if not bn.track_running_stats or bn.running_mean is None or bn.running_var is None:
+        raise ValueError("cannot fold a BatchNorm without running statistics")
+    var = bn.running_var.detach().double()
+    scale = torch.rsqrt(var + bn.eps)
+    if bn.weight is not None:
+        scale = scale * bn.weight.detach().double()
+    shift = bn.bias.detach().double() if bn.bias is not None else torch.zeros_like(scale)
+    bias = conv.bias.detach().double() if conv.bias is not None else torch.zeros_like(scale)
+    weight = conv.weight.detach().double() * scale[:, None, None, None]
+    bias = (bias - bn.running_mean.detach().double()) * scale + shift
+    return weight.float(), bias.float()
+
+
+def max_pool_2x2(x: torch.Tensor) -> torch.Tensor:
+    """``F.max_pool2d(x, 2)`` (floor mode) on (B, C, H, W), bit for bit, as two element-wise maxima."""
+    h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+    x = x[..., :h, :w]
+    rows = torch.maximum(x[..., 0::2, :], x[..., 1::2, :])
+    return torch.maximum(rows[..., 0::2], rows[..., 1::2])
+
+
+# -------------------------------------------------------------------------------------------------
+# The fast encoder
+# -------------------------------------------------------------------------------------------------
+
+class FastEncoder:
+    """A folded, frozen copy of an ``AudioNTT2020`` encoder for inference.
+
+    Call it with a normalised log-mel (B, 1, n_mels, T) float32 -> frames (B, T // 8, D) float32,
+    on the device the encoder was on when it was built. Not an ``nn.Module`` on purpose: it must not
+    show up in the model's ``state_dict`` or be moved by ``model.to()`` (it is rebuilt instead).
+    """
+
+    def __init__(self, encoder: nn.Module, options: InferenceOptions):
+        self.options = options.validate()
+        self.n_mels = encoder.cfg.n_mels
+        self.stamp = weights_stamp(encoder)
+        dtype = options.dtype
+        fmt = torch.channels_last if options.channels_last else torch.contiguous_format
+        self.convs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        for i, block in enumerate(encoder.conv_blocks()):
+            w, b = fold_conv_bn(block[0], block[1])
+            # Block 1 has one input channel: memory-bound, and its input is the raw log-mel, so it
+            # stays float32 in every precision.
+            dt = torch.float32 if i == 0 else dtype
+            self.convs.append((w.to(dtype=dt).contiguous(memory_format=fmt), b.to(dt)))
+        fc = encoder.fc
+        self.linears = [(fc[0].weight.detach().to(dtype).contiguous(), fc[0].bias.detach().to(dtype)),
+                        (fc[3].weight.detach().to(dtype).contiguous(), fc[3].bias.detach().to(dtype))]
+        self._run: Callable[[torch.Tensor], torch.Tensor] = self._encode
+        if options.compile:
+            self._run = torch.compile(self._encode, dynamic=False)
+
+    def __call__(self, log_mel: torch.Tensor) -> torch.Tensor:
+        if log_mel.dim() != 4 or log_mel.shape[1] != 1 or log_mel.shape[2] != self.n_mels:
+            raise ValueError(f"encoder expects (batch, 1, {self.n_mels}, frames), got {tuple(log_mel.shape)}")
+        return self._run(log_mel)
+
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+        if self.options.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        (w0, b0), rest = self.convs[0], self.convs[1:]
+        # Block 1's full-resolution output (64 channels x 64 x 97 floats = 1.6 MB per window) is the
+        # biggest tensor of the network: produce and pool it a couple of windows at a time so that it
+        # never leaves the L2 cache.
+        parts = [F.relu_(max_pool_2x2(F.conv2d(c, w0, b0, padding=1))) for c in x.split(BLOCK1_WINDOWS)]
+        x = parts[0] if len(parts) == 1 else torch.cat(parts)
+        for w, b in rest:
+            x = F.relu_(max_pool_2x2(F.conv2d(x.to(w.dtype), w, b, padding=1)))
+        x = x.permute(0, 3, 2, 1)  # (B, C, F, T) -> (B, T, F, C): mel-major flattening, as the encoder
+        x = x.reshape(x.shape[0], x.shape[1], -1)
+        for w, b in self.linears:  # dropout is the identity in eval mode
+            x = F.relu_(F.linear(x, w, b))
+        return x.float()
+
+
+def weights_stamp(module: nn.Module) -> tuple[Any, ...]:
+    """Identity of a module's weights: (name, storage address, in-place version, device) per tensor."""
+    return tuple((name, t.data_ptr(), _version(t), t.device)
+                 for name, t in list(module.named_parameters()) + list(module.named_buffers()))
+
+
+def _version(t: torch.Tensor) -> int:
+    try:
+        return t._version
+    except RuntimeError:  # inference tensors carry no version counter; storage address still counts
+        return -1
+
+
+def fast_forward(model: Any, options: InferenceOptions, wave: torch.Tensor) -> torch.Tensor:
+    """``model(wave)`` on the fast path: (B, samples) -> frames (B, T // 8, D) float32.
+
+    The batch is processed ``options.micro_batch`` windows at a time, frontend included, so the
+    intermediate tensors stay cache-sized. ``model`` is a ``SlicerModel``; its fast encoder is built
+    on first use and rebuilt when the weights change.
+    """
+    fast = getattr(model, "_fast_encoder", None)
+    if fast is None or fast.options != options or fast.stamp != weights_stamp(model.encoder):
+        fast = FastEncoder(model.encoder, options)
+        object.__setattr__(model, "_fast_encoder", fast)  # a plain attribute: not a submodule
+    if wave.dim() != 2:
+        raise ValueError(f"model expects waveforms (batch, samples), got shape {tuple(wave.shape)}")
+    parts = [fast(model.log_mel(chunk)) for chunk in wave.split(options.micro_batch)]
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+def apply_threads(options: InferenceOptions) -> None:
+    """Set torch's intra-op thread count when the options ask for one (process-wide)."""
+    if options.threads is not None:
+        torch.set_num_threads(options.threads)

@@ -1,0 +1,178 @@
+"""The opt-in fast inference path (slicer_embed/runtime.py): exactness, precision, safety."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import SR, run_python, tone
+from slicer_embed import create_model
+from slicer_embed.config import NormalizationConfig
+from slicer_embed.runtime import FastEncoder, InferenceOptions, fold_conv_bn, max_pool_2x2, options_from_env
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = np.atleast_2d(a), np.atleast_2d(b)
+    return (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+
+
+@pytest.fixture(scope="module")
+def trained_like():
+    """Seeded weights with non-trivial BatchNorm statistics and normalisation, as a trained model has."""
+    m = create_model(seed=0)
+    m = type(m)(m.config.replace(normalization=NormalizationConfig(-6.0, 4.0, "test")))
+    m.load_state_dict(create_model(seed=0).state_dict())
+    g = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for block in m.encoder.conv_blocks():
+            bn = block[1]
+            bn.running_mean.copy_(torch.randn(bn.num_features, generator=g) * 0.3)
+            bn.running_var.copy_(torch.rand(bn.num_features, generator=g) * 2 + 0.2)
+            bn.weight.copy_(torch.randn(bn.num_features, generator=g) * 0.5 + 1)
+            bn.bias.copy_(torch.randn(bn.num_features, generator=g) * 0.2)
+    return m.eval()
+
+
+@pytest.fixture(scope="module")
+def signals(speech):
+    """Real speech plus generated signals of several lengths (16 kHz, float32)."""
+    rng = np.random.default_rng(3)
+    t = np.arange(int(2.5 * SR)) / SR
+    chirp = (0.3 * np.sin(2 * np.pi * (100 + 1500 * t) * t)).astype(np.float32)
+    noise = (0.05 * rng.standard_normal(int(1.7 * SR))).astype(np.float32)
+    return [speech, tone(440, 1.0), chirp, noise, speech[:3000]]
+
+
+def test_fold_conv_bn_equals_eval_conv_then_bn(trained_like):
+    block = trained_like.encoder.features_2
+    x = torch.randn(3, 64, 16, 24)
+    w, b = fold_conv_bn(block[0], block[1])
+    with torch.no_grad():
+        ref = block[1](block[0](x))
+        out = F.conv2d(x, w, b, padding=1)
+    assert w.dtype == torch.float32 and w.shape == block[0].weight.shape and b.shape == (64,)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 64, 97), (1, 5, 7, 9), (4, 2, 2, 2), (1, 1, 3, 3)])
+def test_max_pool_2x2_is_bit_identical_to_max_pool2d(shape):
+    x = torch.randn(shape)
+    assert torch.equal(max_pool_2x2(x), F.max_pool2d(x, 2))
+    xc = x.contiguous(memory_format=torch.channels_last)
+    assert torch.equal(max_pool_2x2(xc), F.max_pool2d(x, 2))
+
+
+def test_default_model_takes_the_plain_path_bit_for_bit(model, speech):
+    assert model.inference_options is None
+    x = torch.from_numpy(np.stack([speech[:15360], speech[-15360:]]))
+    with torch.inference_mode():
+        assert torch.equal(model(x), model.encoder(model.log_mel(x)))
+    m = copy.deepcopy(model).optimize("bfloat16")
+    m.set_inference_options(None)
+    with torch.inference_mode():
+        assert torch.equal(m(x), model(x))
+
+
+@pytest.mark.parametrize("options", [InferenceOptions(), InferenceOptions(channels_last=False, micro_batch=3)])
+def test_fast_float32_matches_plain_model(trained_like, signals, options):
+    fast = copy.deepcopy(trained_like).set_inference_options(options)
+    for sig in signals:
+        a = trained_like.embed_frames(sig, SR).embeddings
+        b = fast.embed_frames(sig, SR).embeddings
+        assert a.shape == b.shape
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(fast.embed(signals, SR), trained_like.embed(signals, SR), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("which", ["seeded", "trained_like"])
+def test_bfloat16_within_cosine_0999_of_float32(model, trained_like, signals, which):
+    ref = model if which == "seeded" else trained_like
+    fast = copy.deepcopy(ref).optimize("bfloat16")
+    clips_ref, clips_fast = ref.embed(signals, SR), fast.embed(signals, SR)
+    assert clips_fast.dtype == np.float32
+    assert _cos(clips_fast, clips_ref).min() >= 0.999
+    frames_ref = ref.embed_frames(signals[0], SR).embeddings  # real speech, every 80 ms frame
+    frames_fast = fast.embed_frames(signals[0], SR).embeddings
+    assert _cos(frames_fast, frames_ref).min() >= 0.999
+
+
+def test_fast_path_is_batch_invariant(trained_like, signals):
+    fast = copy.deepcopy(trained_like).optimize("bfloat16", micro_batch=3)
+    together = fast.embed(signals, SR, batch_size=5)
+    alone = np.stack([fast.embed(s, SR, batch_size=1) for s in signals])
+    np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-5)
+
+
+def test_training_and_autograd_never_use_the_fast_path(trained_like, speech):
+    m = copy.deepcopy(trained_like).optimize("bfloat16")
+    x = torch.from_numpy(speech[:15360])[None]
+    plain = trained_like.encoder(trained_like.log_mel(x)).detach()
+    out = m(x)  # grad enabled: the plain graph, differentiable
+    assert out.requires_grad and torch.equal(out.detach(), plain)
+    m.train()
+    with torch.no_grad():
+        assert not torch.allclose(m(x), plain)  # dropout active: the training graph, not the frozen copy
+    m.eval()
+
+
+def test_fast_path_follows_weight_changes(trained_like, speech):
+    m = copy.deepcopy(trained_like).optimize("float32")
+    before = m.embed(speech, SR)
+    other = create_model(seed=1)
+    m.encoder.load_state_dict(other.encoder.state_dict())  # in-place copy into the same tensors
+    ref = copy.deepcopy(trained_like)
+    ref.encoder.load_state_dict(other.encoder.state_dict())
+    after = m.embed(speech, SR)
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(after, ref.embed(speech, SR), rtol=1e-4, atol=1e-5)
+
+
+def test_optimize_leaves_state_dict_and_saving_alone(model, tmp_path, speech):
+    m = copy.deepcopy(model).optimize("bfloat16")
+    m.embed(speech, SR)  # builds the fast encoder
+    assert m.state_dict().keys() == model.state_dict().keys()
+    m.save_pretrained(tmp_path / "m")
+    from slicer_embed import load
+    loaded = load(tmp_path / "m")
+    assert loaded.inference_options is None
+    np.testing.assert_array_equal(loaded.embed(speech, SR), model.embed(speech, SR))
+
+
+def test_fast_encoder_rejects_bad_shapes(model):
+    enc = FastEncoder(model.encoder, InferenceOptions())
+    with pytest.raises(ValueError, match=r"\(batch, 1, 64, frames\).*\(2, 64, 97\)"):
+        enc(torch.zeros(2, 64, 97))
+    m = copy.deepcopy(model).optimize()
+    with pytest.raises(ValueError, match=r"\(batch, samples\)"):
+        with torch.inference_mode():
+            m(torch.zeros(15360))
+
+
+@pytest.mark.parametrize("kwargs, match", [({"precision": "float16"}, "precision='float16'"),
+                                           ({"micro_batch": 0}, "micro_batch"),
+                                           ({"threads": 0}, "threads")])
+def test_options_are_validated(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        InferenceOptions(**kwargs).validate()
+
+
+def test_options_from_environment():
+    assert options_from_env({}) is None
+    assert options_from_env({"SLICER_EMBED_PRECISION": "bfloat16"}) == InferenceOptions(precision="bfloat16")
+    assert options_from_env({"SLICER_EMBED_THREADS": "2"}) == InferenceOptions(threads=2)
+    with pytest.raises(ValueError, match="SLICER_EMBED_THREADS"):
+        options_from_env({"SLICER_EMBED_THREADS": "two"})
+
+
+def test_environment_opts_every_model_in(speech):
+    code = ("import torch, slicer_embed; m = slicer_embed.create_model(seed=0); "
+            "print(m.inference_options.precision, torch.get_num_threads())")
+    res = run_python(code, env={"SLICER_EMBED_PRECISION": "bfloat16", "SLICER_EMBED_THREADS": "1"})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["bfloat16", "1"]
+    res = run_python(code, env={"SLICER_EMBED_PRECISION": "int4"})
+    assert res.returncode != 0 and "precision='int4'" in res.stderr
