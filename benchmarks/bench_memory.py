@@ -1,0 +1,128 @@
+"""Peak memory of ``slicer-embed extract`` on a 1-minute vs a 2-hour 16 kHz file (must stay flat).
+
+Generates both files (16-bit PCM WAV, written in blocks) and a random-weight model in a temporary
+folder, runs ``python -m slicer_embed extract FILE out.npy`` on each in a subprocess, and samples the
+resident set size of the whole process tree (main process + DataLoader decoding workers) every
+50 ms. Prints a table; numbers are in MiB. Usage::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_memory.py [--long-minutes 120] [--num-workers 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import soundfile as sf
+
+SR = 16000
+
+
+def write_tone(path: Path, seconds: float, block_seconds: float = 60.0) -> None:
+    """A 16 kHz mono tone + noise, written block by block (the generator itself stays small)."""
+    rng = np.random.default_rng(0)
+    with sf.SoundFile(str(path), "w", SR, 1, subtype="PCM_16") as f:
+        done = 0
+        total = int(seconds * SR)
+        while done < total:
+            n = min(int(block_seconds * SR), total - done)
+            t = (done + np.arange(n)) / SR
+            f.write((0.3 * np.sin(2 * np.pi * 440 * t) + 0.05 * rng.standard_normal(n)).astype(np.float32))
+            done += n
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out += [int(c) for c in f.read().split()]
+    except OSError:
+        pass
+    return out
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss_kib(pid: int) -> tuple[int, int]:
+    """(RSS of ``pid``, RSS of ``pid`` and all its descendants), KiB."""
+    todo, seen, total = [pid], set(), 0
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        total += _rss_kib(p)
+        todo += _children(p)
+    return _rss_kib(pid), total
+
+
+def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float, int]:
+    """Run ``cmd``; returns (wall seconds, peak main RSS MiB, peak tree RSS MiB, exit status)."""
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak_main = peak_tree = 0
+    while proc.poll() is None:
+        main_kib, tree_kib = tree_rss_kib(proc.pid)
+        peak_main, peak_tree = max(peak_main, main_kib), max(peak_tree, tree_kib)
+        time.sleep(0.05)
+    wall = time.monotonic() - start
+    if proc.returncode:
+        sys.stderr.write(proc.stderr.read())
+    return wall, peak_main / 1024, peak_tree / 1024, proc.returncode
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--short-minutes", type=float, default=1.0)
+    p.add_argument("--long-minutes", type=float, default=120.0)
+    p.add_argument("--num-workers", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=64)
+    args = p.parse_args(argv)
+    import slicer_embed
+
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
+        tmp_path = Path(tmp)
+        slicer_embed.create_model(seed=0).save_pretrained(tmp_path / "model")
+        for minutes in (args.short_minutes, args.long_minutes):
+            wav = tmp_path / f"tone_{minutes:g}min.wav"
+            write_tone(wav, minutes * 60)
+            out = tmp_path / f"out_{minutes:g}.npy"
+            cmd = [sys.executable, "-m", "slicer_embed", "extract", str(wav), str(out), "--model",
+                   str(tmp_path / "model"), "--device", "cpu", "--num-workers", str(args.num_workers),
+                   "--batch-size", str(args.batch_size), "-q"]
+            wall, main_mib, tree_mib, rc = measure(cmd, env)
+            rows.append((minutes, wav.stat().st_size / 2**20, wall, minutes * 60 / wall, main_mib, tree_mib, rc))
+            wav.unlink()
+    print(f"slicer-embed extract, 16 kHz mono PCM_16 WAV, --num-workers {args.num_workers} --batch-size "
+          f"{args.batch_size}, OMP_NUM_THREADS={env['OMP_NUM_THREADS']}")
+    print(f"{'audio':>8} {'file MiB':>9} {'wall s':>8} {'x realtime':>11} {'peak RSS main':>14} "
+          f"{'peak RSS tree':>14} {'exit':>5}")
+    for minutes, size, wall, speed, main_mib, tree_mib, rc in rows:
+        print(f"{minutes:>6g} m {size:>9.1f} {wall:>8.1f} {speed:>11.0f} {main_mib:>10.0f} MiB "
+              f"{tree_mib:>10.0f} MiB {rc:>5}")
+    growth = rows[1][5] - rows[0][5]
+    print(f"tree peak RSS growth from {args.short_minutes:g} to {args.long_minutes:g} min: {growth:+.0f} MiB")
+    return 0 if all(r[-1] == 0 for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

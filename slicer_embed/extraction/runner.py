@@ -1,0 +1,235 @@
+"""The ``extract`` run: discover inputs, load the model, embed what is not finished, write OUTPUT.
+
+Flow (every rank under torchrun; rank 0 alone decides about OUTPUT and writes it):
+
+1. check options, discover SOURCE, load the model (errors: exit status 2);
+2. rank 0 checks OUTPUT and creates or validates ``OUTPUT.partial/`` (``--resume``/``--overwrite``);
+3. every rank embeds its share of the unfinished inputs, saving finished files as shards;
+4. barrier; rank 0 assembles the shards into OUTPUT and ``OUTPUT.errors.tsv`` and removes the
+   partial folder. Exit status 0 when every input was embedded, 1 when some failed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import platform
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import torch
+
+from .. import api, hub
+from ..config import ConfigError
+from ..version import __version__
+from . import distributed as dist_
+from . import store, writers
+from .dataset import DONE, WindowSpec, make_loader
+from .options import ExtractOptions
+from .pooling import FileAccumulator
+from .progress import Progress
+from .sources import Entry, discover
+
+OK, SOME_FAILED, USAGE = 0, 1, 2
+_COMPLETE = 100  # rank 0 found OUTPUT already finished (internal, agreed between ranks)
+_STOPPED = 101  # a rank stopped on --on-error raise (internal)
+
+
+class _Setup:
+    """What step 1 produces."""
+
+    def __init__(self, opts: ExtractOptions, fmt: str, entries: list[Entry], model: Any):
+        self.opts, self.fmt, self.entries, self.model = opts, fmt, entries, model
+        self.output = Path(opts.output).expanduser()
+        self.partial = self.output.with_name(self.output.name + ".partial")
+        self.pooling = opts.pooling or model.pooling
+        self.spec = WindowSpec.of(model)
+
+
+def run(opts: ExtractOptions, *, stdin: TextIO | None = None) -> int:
+    """Run one extraction; returns the exit status (0 ok, 1 some inputs failed, 2 usage/model error)."""
+    world = dist_.from_env()
+    dist_.init(world)
+    try:
+        return _run(opts, world, stdin)
+    finally:
+        dist_.shutdown(world)
+
+
+def _run(opts: ExtractOptions, world: dist_.World, stdin: TextIO | None) -> int:
+    setup, status = _setup(opts, world, stdin)
+    status = dist_.max_all(world, status)
+    if status:
+        return status
+    status = dist_.max_all(world, _prepare_output(setup) if world.is_main else OK)
+    if status == _COMPLETE:
+        return SOME_FAILED if writers.errors_path(setup.output).is_file() else OK
+    if status:
+        return status
+    stopped = dist_.max_all(world, _embed_share(setup, world))
+    if stopped:
+        return SOME_FAILED
+    status = _finish(setup) if world.is_main else OK
+    return dist_.max_all(world, status)
+
+
+def _error(msg: str) -> None:
+    print(f"slicer-embed extract: error: {msg}", file=sys.stderr)
+
+
+def _setup(opts: ExtractOptions, world: dist_.World, stdin: TextIO | None) -> tuple[Any, int]:
+    try:
+        opts.validate()
+        fmt = writers.infer_format(opts.output, opts.fmt, opts.level)
+        entries = discover(opts.source, extensions=opts.extensions, recursive=opts.recursive, stdin=stdin)
+        if fmt == "parquet":  # fail now, not after hours of embedding
+            from .parquet import import_pyarrow
+            import_pyarrow()
+    except (ValueError, OSError, ImportError) as e:  # SourceError, OutputError, option errors: ValueError
+        _error(str(e))
+        return None, USAGE
+    try:
+        device = dist_.rank_device(hub.resolve_device(opts.device), world)
+        model = api.load(opts.model, revision=opts.revision, device=device)
+    except (hub.ModelNotFoundError, hub.WeightsError, ConfigError, ValueError, OSError) as e:
+        _error(f"cannot load the model: {e}")
+        return None, USAGE
+    return _Setup(opts, fmt, entries, model), OK
+
+
+def fingerprint(setup: _Setup) -> dict[str, Any]:
+    """What must match for shards of an earlier run to be reused by ``--resume``."""
+    listing = "\n".join(f"{e.path}\t{e.rel}" for e in setup.entries).encode()
+    return {"inputs_sha256": hashlib.sha256(listing).hexdigest(), "n_inputs": len(setup.entries),
+            "model_weights": _weights_id(setup.model), "pooling": setup.pooling, "level": setup.opts.level,
+            "sample_rate": setup.spec.sample_rate, "window": setup.spec.window}
+
+
+def _weights_id(model: Any) -> str:
+    sha = model.config.provenance.get("weights_sha256")
+    if sha:
+        return str(sha)
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _prepare_output(setup: _Setup) -> int:
+    """Rank 0: decide whether OUTPUT may be (re)written, and set up OUTPUT.partial/."""
+    opts, out, partial = setup.opts, setup.output, setup.partial
+    if setup.fmt != "dir" and out.exists() and not opts.overwrite:
+        if opts.resume and not partial.exists():
+            print(f"{out} is already complete; nothing to resume", file=sys.stderr)
+            return _COMPLETE
+        if not opts.resume:
+            _error(f"{out} exists; pass --overwrite to replace it")
+            return USAGE
+    if setup.fmt == "dir" and out.exists() and not out.is_dir():
+        _error(f"{out} exists and is not a directory")
+        return USAGE
+    if partial.exists() and not (opts.resume or opts.overwrite):
+        _error(f"{partial} holds an interrupted run: pass --resume to continue it or --overwrite to start over")
+        return USAGE
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        store.prepare(partial, fingerprint(setup), resume=opts.resume)
+    except (store.StateMismatch, OSError) as e:
+        _error(str(e))
+        return USAGE
+    return OK
+
+
+def _todo(setup: _Setup, world: dist_.World) -> list[tuple[int, str]]:
+    """This rank's share of the inputs that are neither in a shard nor (dir output) already written."""
+    done = store.summarize(setup.partial).finished()
+    if setup.fmt == "dir" and not setup.opts.overwrite:
+        done |= {i for i, e in enumerate(setup.entries) if writers.dir_target(setup.output, e.rel).exists()}
+    pending = [(i, e.path) for i, e in enumerate(setup.entries) if i not in done]
+    return pending[world.rank::world.size]
+
+
+def _embed_share(setup: _Setup, world: dist_.World) -> int:
+    """Embed this rank's share; returns 0, or _STOPPED after a failure under --on-error raise."""
+    opts, model = setup.opts, setup.model
+    items = _todo(setup, world)
+    level_clip, level_frames = opts.level in ("clip", "both"), opts.level in ("frame", "both")
+    shards = store.ShardWriter(setup.partial, world.rank, model.embedding_dim, level_clip, level_frames,
+                               every_s=opts.checkpoint_seconds)
+    label = "extract" if world.size == 1 else f"extract [rank {world.rank}/{world.size}]"
+    progress = Progress(len(items), quiet=opts.quiet or not world.is_main, label=label)
+    acc: dict[int, FileAccumulator] = {}
+    try:
+        for batch in make_loader(items, setup.spec, opts.batch_size, opts.num_workers):
+            if len(batch.keys):
+                with torch.inference_mode():
+                    frames = model(batch.windows.to(model.device)).float().cpu()
+                    for key, k, f in zip(batch.keys.tolist(), batch.kept.tolist(), frames):
+                        acc.setdefault(key, FileAccumulator(model.embedding_dim, level_clip, level_frames)).add(f[:k])
+            for kind, key, value in batch.events:
+                if not _record(setup, acc.pop(key, None), kind, key, value, shards, progress):
+                    shards.flush()
+                    return _STOPPED
+    except KeyboardInterrupt:
+        shards.flush()
+        progress.close()
+        print(f"\ninterrupted: finished files are saved in {setup.partial}; rerun with --resume",
+              file=sys.stderr)
+        raise
+    shards.flush()
+    progress.close()
+    return OK
+
+
+def _record(setup: _Setup, acc: FileAccumulator | None, kind: str, key: int, value: Any,
+            shards: store.ShardWriter, progress: Progress) -> bool:
+    """Store one finished input; returns False when the run must stop (--on-error raise)."""
+    if kind == DONE and acc is not None:
+        clip = acc.pooled(setup.pooling) if acc.clip else None
+        frames = acc.frame_array(setup.model.embedding_dim) if acc.keep_frames else None
+        shards.add_ok(key, int(value), clip, frames)
+        progress.done(int(value) / setup.spec.sample_rate)
+        return True
+    reason = str(value) if kind != DONE else "decoded to no frames"
+    shards.add_fail(key, reason)
+    progress.fail(setup.entries[key].rel, reason)
+    return setup.opts.on_error != "raise"
+
+
+def metadata(setup: _Setup) -> dict[str, Any]:
+    """Provenance written into every output."""
+    m = setup.model
+    return {"slicer_embed_version": __version__, "created": datetime.datetime.now(datetime.timezone.utc)
+            .isoformat(timespec="seconds"), "model_source": m.source, "model_revision": m.revision,
+            "model_weights": _weights_id(m), "model_config": m.config.to_dict(),
+            "sample_rate": m.sample_rate, "window_seconds": m.window_seconds,
+            "frame_hop_seconds": m.frame_hop_seconds, "pooling": setup.pooling, "level": setup.opts.level,
+            "storage_dtype": setup.opts.storage_dtype, "source": setup.opts.source,
+            "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
+def _finish(setup: _Setup) -> int:
+    """Rank 0: shards -> OUTPUT (+ errors file), then remove the partial folder."""
+    summary = store.summarize(setup.partial)
+    spec = setup.spec
+    plan = writers.Plan(setup.output, setup.fmt, setup.opts.level, np.dtype(setup.opts.storage_dtype),
+                        [e.rel for e in setup.entries], setup.model.embedding_dim, spec.hop, spec.stride,
+                        spec.sample_rate, metadata(setup))
+    try:
+        rows = writers.write(plan, summary, setup.partial)
+    except ImportError as e:  # parquet without pyarrow: the shards stay for a --resume with pyarrow
+        _error(str(e))
+        return USAGE
+    shutil.rmtree(setup.partial, ignore_errors=True)
+    n_fail = len(summary.failures)
+    if not setup.opts.quiet:
+        hours = sum(summary.samples.values()) / spec.sample_rate / 3600
+        print(f"embedded {rows} file(s), {hours:.3f} h of audio -> {setup.output}", file=sys.stderr)
+    if n_fail:
+        print(f"{n_fail} file(s) failed; listed in {writers.errors_path(setup.output)}", file=sys.stderr)
+    return SOME_FAILED if n_fail else OK
+

@@ -1,0 +1,138 @@
+"""The partial-state folder (``OUTPUT.partial/``) that makes ``extract --resume`` possible.
+
+Finished work is written as shard files ``shard-r<rank>-<id>.npz``, each atomically (tmp + rename),
+so a run killed at any instant (Ctrl-C, ``kill -9``, a lost node) leaves only complete shards.
+A shard holds, for the files it finished:
+
+- ``ok_index (n,) int64`` input indices, ``ok_samples (n,) int64`` decoded length at the model rate;
+- ``clip (n, D) float32`` clip embeddings (clip/both levels);
+- ``frame_counts (n,) int64`` and ``frames (sum T, D) float32`` (frame/both levels);
+- ``fail_index (m,) int64`` and ``fail_reason (m,) str`` for files that could not be embedded.
+
+``meta.json`` fingerprints the run (inputs, model weights, pooling, level); ``--resume`` refuses to
+mix shards from a different run. Several torchrun ranks write into the same folder (shared
+filesystem); shard names never collide.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..atomic import atomic_save_npz, atomic_write_text  # noqa: F401  (re-exported)
+
+META_NAME = "meta.json"
+
+
+class StateMismatch(ValueError):
+    """``--resume`` on a partial folder left by a run with other inputs, model or options."""
+
+
+def prepare(folder: Path, fingerprint: dict[str, Any], *, resume: bool) -> None:
+    """Create ``folder`` with ``meta.json``, or check an existing one against ``fingerprint``.
+
+    Without ``resume`` any existing folder is removed first (the caller decides whether that is
+    allowed). Raises ``StateMismatch`` naming the differing keys.
+    """
+    meta = folder / META_NAME
+    if folder.exists() and resume and meta.is_file():
+        old = json.loads(meta.read_text(encoding="utf-8"))
+        diff = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
+        if diff:
+            raise StateMismatch(f"{folder} was written by a run with different {', '.join(diff)}; "
+                                f"rerun with the same arguments, or pass --overwrite to start over")
+        return
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    atomic_write_text(meta, json.dumps(fingerprint, indent=1, sort_keys=True))
+
+
+@dataclass
+class Summary:
+    """What the shards in a folder hold: finished indices, decoded lengths, failures."""
+
+    samples: dict[int, int] = field(default_factory=dict)
+    frame_counts: dict[int, int] = field(default_factory=dict)
+    failures: dict[int, str] = field(default_factory=dict)
+
+    def finished(self) -> set[int]:
+        return set(self.samples) | set(self.failures)
+
+
+def shard_paths(folder: Path) -> list[Path]:
+    return sorted(folder.glob("shard-*.npz"))
+
+
+def summarize(folder: Path) -> Summary:
+    """Read the small arrays of every shard (not the embeddings)."""
+    s = Summary()
+    for p in shard_paths(folder):
+        with np.load(p, allow_pickle=False) as z:
+            idx, n = z["ok_index"].tolist(), z["ok_samples"].tolist()
+            s.samples.update(zip(idx, n))
+            if "frame_counts" in z.files:
+                s.frame_counts.update(zip(idx, z["frame_counts"].tolist()))
+            s.failures.update(zip(z["fail_index"].tolist(), z["fail_reason"].tolist()))
+    return s
+
+
+def iter_shards(folder: Path) -> Iterator[dict[str, np.ndarray]]:
+    """Load the shards one at a time (memory is bounded by one shard)."""
+    for p in shard_paths(folder):
+        with np.load(p, allow_pickle=False) as z:
+            yield {k: z[k] for k in z.files}
+
+
+class ShardWriter:
+    """Buffers finished files and writes them as shards every ``every_s`` seconds or ``max_bytes``."""
+
+    def __init__(self, folder: Path, rank: int, dim: int, clip: bool, frames: bool,
+                 every_s: float = 60.0, max_bytes: int = 256 << 20):
+        self.folder, self.rank, self.dim = folder, rank, dim
+        self.clip, self.frames = clip, frames
+        self.every_s, self.max_bytes = every_s, max_bytes
+        self._reset()
+
+    def _reset(self) -> None:
+        self.ok: list[tuple[int, int, np.ndarray | None, np.ndarray | None]] = []
+        self.fail: list[tuple[int, str]] = []
+        self.nbytes = 0
+        self.since = time.monotonic()
+
+    def add_ok(self, index: int, n_samples: int, clip: np.ndarray | None, frames: np.ndarray | None) -> None:
+        self.ok.append((index, n_samples, clip, frames))
+        self.nbytes += (clip.nbytes if clip is not None else 0) + (frames.nbytes if frames is not None else 0)
+        self._maybe_flush()
+
+    def add_fail(self, index: int, reason: str) -> None:
+        self.fail.append((index, reason))
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        if self.nbytes >= self.max_bytes or time.monotonic() - self.since >= self.every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.ok and not self.fail:
+            return
+        D = self.dim
+        arrays = {"ok_index": np.array([o[0] for o in self.ok], np.int64),
+                  "ok_samples": np.array([o[1] for o in self.ok], np.int64),
+                  "fail_index": np.array([f[0] for f in self.fail], np.int64),
+                  "fail_reason": np.array([f[1] for f in self.fail], dtype=str)}
+        if self.clip:
+            arrays["clip"] = np.stack([o[2] for o in self.ok]) if self.ok else np.zeros((0, D), np.float32)
+        if self.frames:
+            fr = [o[3] for o in self.ok]
+            arrays["frame_counts"] = np.array([len(f) for f in fr], np.int64)
+            arrays["frames"] = np.concatenate(fr) if fr else np.zeros((0, D), np.float32)
+        atomic_save_npz(self.folder / f"shard-r{self.rank}-{uuid.uuid4().hex[:12]}.npz", arrays)
+        self._reset()
