@@ -1,0 +1,78 @@
+"""``slicer-embed data``: build the offline pretraining corpus and the mini-LAPE tasks.
+
+  slicer-embed data corpus OUT [--tiny] [--seed N] [--jobs N] [--cache DIR]
+  slicer-embed data minilape OUT [--tiny] [--tasks kws speaker ...] [--seed N] [--jobs N] [--cache DIR]
+  slicer-embed data install-tools          (apt-get install the synthesis tools; needs root)
+
+Builds are deterministic for a given --seed and resumable (existing files are kept; manifests are
+rewritten). Debian packages are cached in --cache (default: $SLICER_EMBED_DATA_CACHE or
+~/.cache/slicer-embed/debs). Exit status: 0 ok, 1 build failed, 2 usage or missing tools.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .debs import DebCache, DebFetchError
+from .tasks import TASK_NAMES, Context
+from .tools import ToolMissingError
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "install-audio-tools.sh"
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("out", type=Path, help="output folder (created; existing files are reused)")
+    p.add_argument("--tiny", action="store_true", help="a few clips per split, for tests and CI (< 1 min)")
+    p.add_argument("--seed", type=int, default=0, help="seed for every random choice (default 0)")
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes")
+    p.add_argument("--cache", type=Path, default=None, help="Debian package cache folder")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="slicer-embed data", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    _common(sub.add_parser("corpus", help="unlabelled pretraining corpus (~19 h, FLAC)"))
+    ml = sub.add_parser("minilape", help="the six mini-LAPE tasks (WAV + manifest.csv per task)")
+    _common(ml)
+    ml.add_argument("--tasks", nargs="+", choices=TASK_NAMES, default=list(TASK_NAMES), help="tasks to build")
+    sub.add_parser("install-tools", help="apt-get install sox, espeak-ng, flite, festival, fluidsynth")
+    return ap
+
+
+def install_tools() -> int:
+    if not SCRIPT.is_file():
+        print(f"slicer-embed data: {SCRIPT} not found (it ships with the source checkout only)", file=sys.stderr)
+        return 2
+    return subprocess.run(["bash", str(SCRIPT)]).returncode
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.cmd == "install-tools":
+        return install_tools()
+    ctx = Context(DebCache(args.cache), seed=args.seed, tiny=args.tiny, jobs=max(1, args.jobs))
+    try:
+        if args.cmd == "corpus":
+            from .corpus import build as build_corpus
+
+            build_corpus(args.out, ctx)
+        else:
+            from .minilape import build as build_minilape
+
+            build_minilape(args.out, tuple(args.tasks), ctx)
+    except ToolMissingError as e:
+        print(f"slicer-embed data: {e}", file=sys.stderr)
+        return 2
+    except DebFetchError as e:
+        print(f"slicer-embed data: cannot fetch Debian packages: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
