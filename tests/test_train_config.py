@@ -1,0 +1,83 @@
+"""Presets and the dataclass -> argparse bridge."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from slicer_embed.training.config import (PRESETS, REFERENCE, PretrainConfig, add_config_arguments,
+                                           config_from_args)
+
+
+def parse(argv):
+    p = argparse.ArgumentParser()
+    add_config_arguments(p)
+    return p.parse_args(argv)
+
+
+def test_reference_preset_matches_method_md():
+    r = REFERENCE
+    assert (r.optimizer, r.lr, r.momentum, r.weight_decay) == ("sgd", 3e-4, 0.9, 1e-4)
+    assert (r.batch_size, r.epochs, r.amp) == (512, 50, False)
+    assert (r.queue_size, r.temperature, r.symmetric, r.instance_dim, r.n_clusters) == (65536, 0.07, "sum", 128, 128)
+    assert (r.cluster_temperature, r.cluster_entropy, r.ema_momentum) == (1.0, False, 0.999)
+    assert r.augmentation_list == ["mixup", "rrc", "kmix"]
+    assert (r.memory_size, r.mixup_ratio, r.kmix_ratio, r.kmix_clusters, r.kmix_iters) == (2048, 0.4, 0.4, 4, 20)
+    assert (r.kmix_fraction, r.kmix_top_k, r.crop_samples) == (0.05, 128, 15200)
+    assert r.rrc_freq_scale == (0.6, 1.5) and r.rrc_time_scale == (0.6, 1.5) and r.rrc_virtual_scale == (1.0, 1.5)
+    assert r.ema_in_forward and r.enqueue_per_direction and r.kmix_features == "raw"
+
+
+def test_all_presets_validate_and_round_trip():
+    for name, cfg in PRESETS.items():
+        assert PretrainConfig.from_dict(cfg.to_dict()) == cfg, name
+
+
+def test_overrides_of_every_kind():
+    args = parse(["--lr", "0.01", "--batch-size", "64", "--amp", "true", "--rrc-time-scale", "0.5,1.0",
+                  "--augmentations", "mixup,rrc", "--symmetric", "mean"])
+    cfg = config_from_args("reference", args)
+    assert cfg.lr == 0.01 and cfg.batch_size == 64 and cfg.amp is True
+    assert cfg.rrc_time_scale == (0.5, 1.0) and cfg.augmentation_list == ["mixup", "rrc"]
+    assert cfg.symmetric == "mean" and cfg.queue_size == REFERENCE.queue_size  # untouched fields keep the preset
+
+
+def test_bad_values_are_named():
+    with pytest.raises(ValueError, match="symmetric"):
+        config_from_args("default", parse(["--symmetric", "max"]))
+    with pytest.raises(ValueError, match="augmentations"):
+        config_from_args("default", parse(["--augmentations", "mixup,specaug"]))
+    with pytest.raises(SystemExit):
+        parse(["--amp", "maybe"])
+    with pytest.raises(ValueError, match="unknown keys"):
+        PretrainConfig.from_dict({"learning_rate": 1.0})
+
+
+def test_learning_rate_schedules():
+    from slicer_embed.training.schedules import learning_rate
+
+    assert learning_rate(5, 0.1, 100) == 0.1  # constant (the reference)
+    assert learning_rate(0, 0.1, 100, "cosine", warmup_steps=10) == pytest.approx(0.01)
+    assert learning_rate(9, 0.1, 100, "cosine", warmup_steps=10) == pytest.approx(0.1)
+    assert learning_rate(10, 0.1, 100, "cosine", warmup_steps=10) == pytest.approx(0.1)
+    assert learning_rate(55, 0.1, 100, "cosine", warmup_steps=10) == pytest.approx(0.05)
+    assert learning_rate(100, 0.1, 100, "cosine", warmup_steps=10) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_checkpoints_are_atomic_and_pruned(tmp_path):
+    import torch
+
+    from slicer_embed.training.checkpoint import (checkpoint_path, latest_checkpoint, list_checkpoints,
+                                                  load_checkpoint, prune, save_checkpoint)
+
+    for step in (1, 2, 3):
+        save_checkpoint({"student": {"w": torch.ones(2) * step}, "config": {}}, checkpoint_path(tmp_path, step))
+    (tmp_path / "checkpoints" / "step_00000009.pt.tmp").write_bytes(b"half written")  # a crash mid-write
+    assert latest_checkpoint(tmp_path).name == "step_00000003.pt"  # temporary files are never picked
+    prune(tmp_path, 2)
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["step_00000002.pt", "step_00000003.pt"]
+    assert float(load_checkpoint(latest_checkpoint(tmp_path))["student"]["w"][0]) == 3.0
+    (tmp_path / "bad.pt").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="bad.pt"):
+        load_checkpoint(tmp_path / "bad.pt")

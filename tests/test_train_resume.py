@@ -1,0 +1,76 @@
+"""Exact resume: 2N steps straight == N steps, kill -9, resume N steps (on CPU, same weights bit for bit)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+from slicer_embed.training.checkpoint import checkpoint_path, load_checkpoint
+from train_audio import make_corpus
+
+N = 3
+COMMON = ["--preset", "smoke", "--max-steps", str(2 * N), "--checkpoint-every", str(N), "--batch-size", "4",
+          "--progress", "false", "--device", "cpu", "--keep-checkpoints", "0"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def train_cmd(data, out, *extra):
+    return [sys.executable, "-m", "slicer_embed", "train", "--data", str(data), "--out", str(out), *COMMON, *extra]
+
+
+def test_kill9_and_resume_gives_identical_weights(tmp_path):
+    data = make_corpus(tmp_path / "data", n=12)
+    straight = subprocess.run(train_cmd(data, tmp_path / "a", "--num-workers", "0"), env=ENV,
+                              capture_output=True, text=True, timeout=300)
+    assert straight.returncode == 0, straight.stderr
+
+    # Run B stalls after writing its step-N checkpoint; we SIGKILL it there (state in memory is lost).
+    proc = subprocess.Popen(train_cmd(data, tmp_path / "b", "--num-workers", "0", "--stall-after-step", str(N)),
+                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ckpt_n = checkpoint_path(tmp_path / "b", N)
+    deadline = time.time() + 240
+    while not ckpt_n.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    assert proc.poll() is None, proc.stderr.read().decode()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert ckpt_n.exists() and not checkpoint_path(tmp_path / "b", 2 * N).exists()
+
+    # Resume with one DataLoader worker: the data stream must not depend on the worker count.
+    resumed = subprocess.run(train_cmd(data, tmp_path / "b", "--resume", "--num-workers", "1",
+                                       "--stall-after-step", "0"),
+                             env=ENV, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    a = load_checkpoint(checkpoint_path(tmp_path / "a", 2 * N))
+    b = load_checkpoint(checkpoint_path(tmp_path / "b", 2 * N))
+    for part in ("student", "teacher"):
+        for key, value in a[part].items():
+            assert torch.equal(value, b[part][key]), f"{part}.{key} differs after resume"
+    assert torch.equal(a["queue"]["keys"], b["queue"]["keys"]) and a["queue"]["ptr"] == b["queue"]["ptr"]
+    assert torch.equal(a["views"]["kmix_bank"]["data"], b["views"]["kmix_bank"]["data"])
+    assert a["position"] == b["position"]
+    # The metrics of the resumed half equal the straight run's (same losses, step by step).
+    la = [line for line in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    lb = [line for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    loss_a = {json.loads(x)["step"]: json.loads(x)["loss"] for x in la}
+    loss_b = {json.loads(x)["step"]: json.loads(x)["loss"] for x in lb}
+    assert loss_a == loss_b
+
+
+def test_resume_refuses_recipe_changes(tmp_path):
+    from slicer_embed.training.cli_train import main
+
+    data = make_corpus(tmp_path / "data", n=8)
+    out = tmp_path / "run"
+    assert main(["--data", str(data), "--out", str(out), "--preset", "smoke", "--max-steps", "1",
+                 "--batch-size", "4", "--progress", "false", "--device", "cpu"]) == 0
+    assert main(["--data", str(data), "--out", str(out), "--resume", "--lr", "0.5", "--device", "cpu"]) == 2
+    assert main(["--data", str(data), "--out", str(tmp_path / "none"), "--resume", "--device", "cpu"]) == 2

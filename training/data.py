@@ -1,0 +1,155 @@
+"""Pretraining data: file lists, random 0.95 s crops at 16 kHz, and a resumable batch order.
+
+The DataLoader workers do only the I/O-bound part (decode a file segment, resample, crop); log-mel,
+normalisation and augmentation run batched in the training process (see memory.py for why).
+
+Determinism: the batch order of epoch e is a permutation drawn from ``(seed, e)``, and the crop of
+file i in epoch e from ``(seed, e, i)``. Neither depends on the number of workers or on what ran
+before, so resuming at (epoch, batch) reproduces the data stream exactly without saving worker state.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+from typing import Iterator, Protocol, Sequence
+
+import numpy as np
+import soundfile as sf
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from slicer_embed.audio import AudioDecodeError, audio_info, resample
+
+AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64"}
+CSV_COLUMNS = ("files", "path", "file", "filename")  # "files" is LAPE's column name
+
+
+def list_audio(source: str | os.PathLike) -> list[Path]:
+    """Audio files of a folder (recursive, sorted) or of a CSV list (column files/path/..., else the first).
+
+    Relative CSV paths are resolved against the CSV's folder.
+    """
+    source = Path(source)
+    if source.is_dir():
+        files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+        if not files:
+            raise FileNotFoundError(f"{source}: no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))}) found")
+        return files
+    if source.is_file() and source.suffix.lower() in (".csv", ".txt"):
+        return _read_csv(source)
+    raise FileNotFoundError(f"{source}: not a folder of audio files nor a .csv list")
+
+
+def _read_csv(path: Path) -> list[Path]:
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        raise ValueError(f"{path}: empty file list")
+    header = [h.strip().lower() for h in rows[0]]
+    col = next((header.index(c) for c in CSV_COLUMNS if c in header), None)
+    body = rows[1:] if col is not None else rows  # no known header: every row is a path in column 0
+    col = col or 0
+    files = [Path(r[col].strip()) for r in body if len(r) > col and r[col].strip()]
+    files = [p if p.is_absolute() else path.parent / p for p in files]
+    if not files:
+        raise ValueError(f"{path}: no file paths found")
+    return files
+
+
+def check_files(files: Sequence[Path]) -> tuple[list[Path], list[str]]:
+    """Split files into readable ones and 'path: reason' strings for those that cannot be opened."""
+    good, bad = [], []
+    for p in files:
+        try:
+            _, _, frames = audio_info(p)
+            if frames <= 0:
+                raise AudioDecodeError(f"{p}: contains no audio samples")
+            good.append(Path(p))
+        except AudioDecodeError as e:
+            bad.append(str(e))
+    return good, bad
+
+
+def fit_length(x: np.ndarray, n: int) -> np.ndarray:
+    """Zero-pad symmetrically (left = deficit // 2, as the reference) or truncate to n samples."""
+    if len(x) >= n:
+        return x[:n]
+    left = (n - len(x)) // 2
+    return np.pad(x, (left, n - len(x) - left))
+
+
+def random_crop_file(path: Path, n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly placed crop of n samples at ``sample_rate`` (mono float32), reading only that segment."""
+    sr_in, _, frames = audio_info(path)
+    length = frames * sample_rate / sr_in  # duration in target samples
+    if length <= n:
+        start_in, stop_in = 0, frames
+    else:
+        start = int(rng.integers(0, int(length) - n + 1))
+        start_in = int(start * sr_in / sample_rate)
+        stop_in = min(frames, start_in + int(math.ceil(n * sr_in / sample_rate)) + 16)
+    try:
+        data, _ = sf.read(str(path), start=start_in, stop=stop_in, dtype="float32", always_2d=True)
+    except Exception as e:
+        raise AudioDecodeError(f"{path}: cannot read samples {start_in}-{stop_in} ({e})") from e
+    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    return fit_length(resample(np.ascontiguousarray(mono), sr_in, sample_rate), n).astype(np.float32)
+
+
+class ClipSource(Protocol):
+    def __len__(self) -> int: ...
+    def crop(self, index: int, n: int, rng: np.random.Generator) -> np.ndarray: ...
+
+
+class FileSource:
+    """Crops decoded from audio files on every access."""
+
+    def __init__(self, files: Sequence[Path], sample_rate: int = 16000):
+        self.files, self.sample_rate = list(files), sample_rate
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def crop(self, index: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        return random_crop_file(self.files[index], n, self.sample_rate, rng)
+
+
+class CropDataset(Dataset):
+    """Map-style dataset keyed by (epoch, index) -> (waveform crop (n,) float32 tensor, index)."""
+
+    def __init__(self, source: ClipSource, crop_samples: int, seed: int):
+        self.source, self.crop_samples, self.seed = source, crop_samples, seed
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, int]:
+        epoch, index = key
+        rng = np.random.default_rng([self.seed, epoch, index])
+        return torch.from_numpy(self.source.crop(index, self.crop_samples, rng)), index
+
+
+class EpochBatches(Sampler):
+    """Batches of (epoch, index) keys for one rank, from batch ``start`` of epoch ``epoch`` (drop_last)."""
+
+    def __init__(self, n: int, batch_per_rank: int, seed: int, epoch: int, start: int = 0,
+                 rank: int = 0, world_size: int = 1):
+        self.n, self.b, self.seed, self.epoch, self.start = n, batch_per_rank, seed, epoch, start
+        self.rank, self.world = rank, world_size
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.n // (self.b * self.world)
+
+    def __len__(self) -> int:
+        return max(0, self.steps_per_epoch - self.start)
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        perm = np.random.default_rng([self.seed, self.epoch, 1]).permutation(self.n)
+        g = self.b * self.world
+        for s in range(self.start, self.steps_per_epoch):
+            lo = s * g + self.rank * self.b
+            yield [(self.epoch, int(i)) for i in perm[lo:lo + self.b]]

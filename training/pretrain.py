@@ -1,0 +1,322 @@
+"""SLICER pretraining loop, in the shape of DINO's ``train_dino``: one flat, sectioned function.
+
+Per step (method.md section 9): waveform crops -> the model's own log-mel frontend -> scalar
+normalisation with corpus statistics -> two augmented views -> student on both views (one DDP
+forward) -> teacher keys (EMA first when ``ema_in_forward``) -> InfoNCE against the queue in both
+directions + cluster loss -> backward, optimiser step (-> EMA) -> enqueue the keys of all ranks.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from . import checkpoint as ckpt
+from . import distributed as dist_utils
+from .cache import CacheSource, build_cache, is_cache
+from .config import PretrainConfig
+from .corpus_stats import kmix_centroids, norm_stats
+from .data import CropDataset, EpochBatches, FileSource, check_files, list_audio
+from .ema import ema_update_
+from .losses import cluster_loss, combine_directions, instance_loss
+from .queue import KeyQueue
+from .run_log import RunLog
+from .schedules import learning_rate
+from .student_teacher import SlicerNet, TwoViews, build_student_teacher
+from .views import ViewMaker
+
+# Fields that may change when a run is resumed; anything else would break exact continuation.
+RESUMABLE_OVERRIDES = {"max_steps", "epochs", "num_workers", "progress", "log_every", "checkpoint_every",
+                       "keep_checkpoints", "stall_after_step"}
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or Inf; a checkpoint of the state before the bad step was written."""
+
+
+@dataclass
+class Position:
+    """Where the run is: optimiser steps done, data position and clips consumed (all ranks)."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    clips_seen: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def make_optimizer(cfg: PretrainConfig, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def log_mel_batch(student: SlicerNet, wave: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    """Waveforms (B, samples) -> normalised log-mel (B, 1, 64, frames) with the model's own frontend (fp32)."""
+    with torch.no_grad():
+        return ((student.model.frontend(wave.float()) - mean) / std).unsqueeze(1)
+
+
+def slicer_losses(cfg: PretrainConfig, student_views: TwoViews, student: SlicerNet, teacher: SlicerNet,
+                  queue: KeyQueue, v1: torch.Tensor, v2: torch.Tensor, info: dist_utils.DistInfo,
+                  autocast: Any) -> tuple[torch.Tensor, dict[str, float]]:
+    """Total loss and its parts for one batch of view pairs (method.md 4.1-4.4)."""
+    with autocast():
+        q1, c1, q2, c2 = student_views(v1, v2)
+    keys = []
+
+    def direction(q: torch.Tensor, other_view: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad(), autocast():
+            if cfg.ema_in_forward:  # the reference updates the teacher inside every forward call
+                ema_update_(teacher, student, cfg.ema_momentum)
+            k = teacher(other_view)[0].float()
+        loss = instance_loss(q, k, queue.keys.clone(), cfg.temperature)
+        if cfg.enqueue_per_direction:  # the reference: direction 2 sees direction 1's keys as negatives
+            queue.enqueue(dist_utils.gather_keys(k, info))
+        else:
+            keys.append(k)
+        return loss
+
+    l12 = direction(q1, v2)
+    l21 = direction(q2, v1)
+    if keys:
+        queue.enqueue(dist_utils.gather_keys(torch.cat(keys), info))
+    l_inst = combine_directions(l12, l21, cfg.symmetric)
+    l_clu = cluster_loss(c1, c2, cfg.cluster_temperature, cfg.cluster_entropy)
+    loss = l_inst + cfg.cluster_weight * l_clu
+    parts = torch.stack([loss.detach(), l_inst.detach(), l_clu.detach()])
+    parts = dist_utils.all_reduce_mean(parts, info).tolist()
+    return loss, {"loss": parts[0], "loss_instance": parts[1], "loss_cluster": parts[2]}
+
+
+def training_state(cfg: PretrainConfig, student: SlicerNet, teacher: SlicerNet, opt: torch.optim.Optimizer,
+                   queue: KeyQueue, views: ViewMaker, pos: Position, stats: dict[str, Any]) -> dict[str, Any]:
+    """Everything needed to continue exactly (and to export the encoder)."""
+    return {
+        "format": "slicer-embed-train/1",
+        "config": cfg.to_dict(), "stats": stats,
+        "student": student.state_dict(), "teacher": teacher.state_dict(), "optimizer": opt.state_dict(),
+        "queue": queue.state_dict(), "views": views.state_dict(),
+        "position": {"step": pos.step, "epoch": pos.epoch, "batch_in_epoch": pos.batch_in_epoch,
+                     "clips_seen": pos.clips_seen},
+        "rng_cpu": torch.get_rng_state(),
+        "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def restore_state(state: dict[str, Any], student: SlicerNet, teacher: SlicerNet, opt: torch.optim.Optimizer,
+                  queue: KeyQueue, views: ViewMaker) -> Position:
+    student.load_state_dict(state["student"])
+    teacher.load_state_dict(state["teacher"])
+    opt.load_state_dict(state["optimizer"])
+    queue.load_state_dict(state["queue"])
+    views.load_state_dict(state["views"])
+    torch.set_rng_state(state["rng_cpu"])
+    if state["rng_cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["rng_cuda"])
+    return Position(**state["position"])
+
+
+def corpus_statistics(cfg: PretrainConfig, source: FileSource | CacheSource, student: SlicerNet, data_desc: str,
+                      log: RunLog) -> tuple[dict[str, Any], torch.Tensor | None]:
+    """Normalisation mean/std and (if k-mix is on) k-mix centroids, computed on the training data."""
+    t0 = time.perf_counter()
+    frontend = student.model.frontend
+    mean, std, n = norm_stats(source, frontend, cfg.norm_clips, cfg.crop_samples, cfg.seed)
+    stats = {"mean": mean, "std": std, "clips": n, "source": f"{data_desc}: {n} random 0.95 s crops"}
+    centroids = None
+    if "kmix" in cfg.augmentation_list:
+        norm = (mean, std) if cfg.kmix_features == "normalized" else None
+        centroids = kmix_centroids(source, frontend, cfg.kmix_fraction, cfg.kmix_clusters, cfg.kmix_iters,
+                                   cfg.crop_samples, cfg.seed, norm)
+    log.info(f"corpus statistics: log-mel mean {mean:.4f}, std {std:.4f} over {n} crops"
+             f"{'' if centroids is None else f'; {len(centroids)} k-mix centroids'} "
+             f"({time.perf_counter() - t0:.1f} s)")
+    return stats, centroids
+
+
+def resolve_data(data: str | Path, out: Path, info: dist_utils.DistInfo) -> list[Path]:
+    files, bad = check_files(list_audio(data))
+    if bad and info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bad_files.txt").write_text("\n".join(bad) + "\n", encoding="utf-8")
+    if not files:
+        raise FileNotFoundError(f"{data}: none of the listed files can be read as audio (see {out}/bad_files.txt)")
+    return files
+
+
+def train(cfg: PretrainConfig, data: str | Path, out: str | Path, *, preset: str = "custom",
+          resume: bool = False, device: str = "auto", cache: str | Path | None = None) -> Path:
+    """Run (or resume) pretraining into the run folder ``out``; returns ``out/model`` (exported student).
+
+    ``cache``: a preprocessed-audio folder (training.cache); built from ``data`` first if it does not exist.
+    """
+    from slicer_embed.hub import resolve_device
+
+    out = Path(out)
+    # ---------------- distributed, device, run folder ----------------
+    dev = resolve_device(None if device == "auto" else device)
+    info = dist_utils.init(dev.type)
+    if dev.type == "cuda" and info.enabled:
+        dev = torch.device("cuda", info.local_rank)
+    torch.manual_seed(cfg.seed * 1009 + info.rank)  # dropout draws from the global generator (restored on resume)
+    state = None
+    if resume:
+        last = ckpt.latest_checkpoint(out)
+        if last is None:
+            raise FileNotFoundError(f"--resume: {out} has no checkpoints/step_*.pt to resume from")
+        state = ckpt.load_checkpoint(last)
+        cfg = _resumed_config(state, cfg)
+    log = RunLog(out, info.is_main, cfg.progress)
+    log.write_json("train_config.json", {"preset": preset, "data": str(data), "config": cfg.to_dict()})
+
+    # ---------------- data ----------------
+    source = _clip_source(data, out, cache, info)
+    files = source.files
+    per_rank = cfg.batch_size // info.world_size
+    if per_rank * info.world_size > len(files):
+        raise ValueError(f"{data}: {len(files)} readable files but one step needs batch_size={cfg.batch_size}")
+    steps_per_epoch = len(files) // (per_rank * info.world_size)
+    total_steps = cfg.max_steps if cfg.max_steps > 0 else cfg.epochs * steps_per_epoch
+    dataset = CropDataset(source, cfg.crop_samples, cfg.seed)
+
+    # ---------------- student, teacher, corpus statistics ----------------
+    student, teacher = build_student_teacher(cfg.instance_dim, cfg.n_clusters, cfg.seed, dev)
+    if state is None:
+        stats, centroids = corpus_statistics(cfg, source, student, str(data), log)
+        stats["preset"] = preset
+    else:
+        stats, centroids = state["stats"], state["views"]["centroids"]
+    student_views: torch.nn.Module = TwoViews(student)
+    if info.enabled:
+        student_views = torch.nn.parallel.DistributedDataParallel(
+            student_views, device_ids=[dev.index] if dev.type == "cuda" else None)
+
+    # ---------------- queue, memory banks, optimiser, resume ----------------
+    queue = KeyQueue(cfg.instance_dim, cfg.queue_size, torch.Generator().manual_seed(cfg.seed + 1), dev)
+    n_frames = 1 + cfg.crop_samples // student.model.config.frontend.hop_length
+    views = ViewMaker(cfg, (1, student.model.config.frontend.n_mels, n_frames), centroids,
+                      cfg.seed + 1000 + info.rank, dev)
+    opt = make_optimizer(cfg, [p for p in student.parameters() if p.requires_grad])
+    pos = Position()
+    if state is not None:
+        pos = restore_state(state, student, teacher, opt, queue, views)
+        log.info(f"resumed from step {pos.step} (epoch {pos.epoch}, batch {pos.batch_in_epoch})")
+        del state
+    use_amp = cfg.amp and dev.type == "cuda"
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else _no_autocast
+    log.info(f"training {total_steps} steps ({steps_per_epoch}/epoch, {len(files)} files, batch "
+             f"{cfg.batch_size} = {info.world_size} x {per_rank}) on {dev}{' bf16' if use_amp else ''}")
+
+    # ---------------- loop ----------------
+    log.start_progress(total_steps, pos.step)
+    window = log.new_window()
+    while pos.step < total_steps:
+        sampler = EpochBatches(len(files), per_rank, cfg.seed, pos.epoch, pos.batch_in_epoch,
+                               info.rank, info.world_size)
+        loader = DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.num_workers,
+                            pin_memory=dev.type == "cuda", generator=torch.Generator().manual_seed(0))
+        t_data = time.perf_counter()
+        for wave, _ in loader:
+            window.data_s += time.perf_counter() - t_data
+            t_model = time.perf_counter()
+            lr = learning_rate(pos.step, cfg.lr, total_steps, cfg.lr_schedule, cfg.warmup_steps)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            x = log_mel_batch(student, wave.to(dev, non_blocking=True), stats["mean"], stats["std"])
+            v1, v2 = views(x)
+            loss, parts = slicer_losses(cfg, student_views, student, teacher, queue, v1, v2, info, autocast)
+            if not all(math.isfinite(v) for v in parts.values()):
+                bad = ckpt.checkpoint_path(out, pos.step).with_name(f"diverged_step_{pos.step + 1:08d}.pt")
+                if info.is_main:
+                    ckpt.save_checkpoint(training_state(cfg, student, teacher, opt, queue, views, pos, stats), bad)
+                raise TrainingDiverged(f"loss is not finite at step {pos.step + 1} ({parts}); the state before "
+                                       f"this step is saved in {bad}. Lower --lr or check the data.")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
+            opt.step()
+            if not cfg.ema_in_forward:  # one EMA update per step, after the optimiser (MoCo v3 / DINO)
+                ema_update_(teacher, student, cfg.ema_momentum)
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            pos.step += 1
+            pos.batch_in_epoch += 1
+            pos.clips_seen += per_rank * info.world_size
+            if pos.batch_in_epoch >= steps_per_epoch:
+                pos.epoch, pos.batch_in_epoch = pos.epoch + 1, 0
+            window.add(time.perf_counter() - t_model, per_rank * info.world_size, parts)
+            if pos.step % cfg.log_every == 0 or pos.step == total_steps:
+                log.metrics(pos, lr, window)
+                window = log.new_window()
+            log.advance(parts["loss"])
+            if pos.step % cfg.checkpoint_every == 0 or pos.step == total_steps:
+                _checkpoint(cfg, out, info, training_state(cfg, student, teacher, opt, queue, views, pos, stats))
+                if cfg.stall_after_step == pos.step:
+                    _stall()
+            t_data = time.perf_counter()
+            if pos.step >= total_steps or pos.batch_in_epoch == 0:
+                break
+
+    # ---------------- export ----------------
+    log.close()
+    model_dir = out / "model"
+    if info.is_main:
+        from .export import export_run
+        export_run(out, model_dir)
+        log.info(f"exported the student encoder to {model_dir}")
+    dist_utils.barrier(info)
+    dist_utils.shutdown()
+    return model_dir
+
+
+def _clip_source(data: str | Path, out: Path, cache: str | Path | None,
+                 info: dist_utils.DistInfo) -> FileSource | CacheSource:
+    """Crops from the files, or from the preprocessed cache (built by rank 0 when missing)."""
+    if cache is None:
+        return FileSource(resolve_data(data, out, info))
+    if not is_cache(cache):
+        if info.is_main:
+            build_cache(resolve_data(data, out, info), cache)
+        dist_utils.barrier(info)
+    return CacheSource(cache)
+
+
+def _checkpoint(cfg: PretrainConfig, out: Path, info: dist_utils.DistInfo, state: dict[str, Any]) -> None:
+    if info.is_main:
+        ckpt.save_checkpoint(state, ckpt.checkpoint_path(out, state["position"]["step"]))
+        ckpt.prune(out, cfg.keep_checkpoints)
+    dist_utils.barrier(info)
+
+
+def _resumed_config(state: dict[str, Any], requested: PretrainConfig) -> PretrainConfig:
+    """Check that ``requested`` differs from the checkpoint's config only in fields that keep the maths."""
+    saved = state["config"]
+    changed = sorted(k for k, v in requested.to_dict().items() if k in saved and saved[k] != v
+                     and not (isinstance(v, tuple) and tuple(saved[k]) == v))
+    fixed = [k for k in changed if k not in RESUMABLE_OVERRIDES]
+    if fixed:
+        raise ValueError(f"--resume cannot change {fixed} (the run was started with "
+                         f"{ {k: saved[k] for k in fixed} }); only {sorted(RESUMABLE_OVERRIDES)} may change")
+    return requested
+
+
+def _stall() -> None:
+    """Testing hook (``stall_after_step``): wait to be killed, as if the machine died mid-run."""
+    while True:
+        time.sleep(60)
+
+
+class _no_autocast:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None

@@ -1,0 +1,65 @@
+"""The two augmented views of a batch: the configured chain (Mixup -> RRC -> k-mix in the reference).
+
+``ViewMaker`` owns the state the augmentations need: the mixup and k-mix memory banks, the k-mix
+centroids and one CPU ``torch.Generator``. All of it is saved in checkpoints (``state_dict``), so a
+resumed run draws exactly the same augmentations. Each view of each clip draws its own randomness;
+view 1 of the whole batch is made (and pushed into the banks) before view 2.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .augment import mixup_with_memory, random_resize_crop
+from .config import PretrainConfig
+from .kmix import kmix
+from .memory import FIFOBank
+
+
+class ViewMaker:
+    """Normalised log-mel (B, 1, F, T) -> two independently augmented views, each (B, 1, F, T)."""
+
+    def __init__(self, cfg: PretrainConfig, shape: tuple[int, int, int], centroids: torch.Tensor | None,
+                 seed: int, device: torch.device):
+        self.cfg = cfg
+        self.chain = cfg.augmentation_list
+        if "kmix" in self.chain and centroids is None:
+            raise ValueError("k-mix is configured but no centroids were given")
+        self.centroids = None if centroids is None else centroids.to(device)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.mix_bank = FIFOBank(cfg.memory_size, shape, device) if "mixup" in self.chain else None
+        self.kmix_bank = FIFOBank(cfg.memory_size, shape, device) if "kmix" in self.chain else None
+
+    def _one_view(self, x: torch.Tensor) -> torch.Tensor:
+        cfg, g = self.cfg, self.generator
+        for name in self.chain:
+            if name == "mixup":
+                x = mixup_with_memory(x, self.mix_bank, cfg.mixup_ratio, g)
+            elif name == "rrc":
+                x = random_resize_crop(x, g, cfg.rrc_virtual_scale, cfg.rrc_freq_scale, cfg.rrc_time_scale)
+            elif name == "kmix":
+                x = kmix(x, self.kmix_bank, self.centroids, cfg.kmix_ratio, cfg.kmix_top_k, g)
+        return x
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._one_view(x), self._one_view(x)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "generator": self.generator.get_state(),
+            "centroids": None if self.centroids is None else self.centroids.cpu(),
+            "mix_bank": None if self.mix_bank is None else self.mix_bank.state_dict(),
+            "kmix_bank": None if self.kmix_bank is None else self.kmix_bank.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        if state["centroids"] is not None:
+            self.centroids = state["centroids"].to(self.centroids.device if self.centroids is not None else "cpu")
+        for name in ("mix_bank", "kmix_bank"):
+            bank = getattr(self, name)
+            if bank is not None and state[name] is not None:
+                bank.load_state_dict(state[name])
