@@ -119,3 +119,19 @@ def test_reference_preset_artefact_options_run(tmp_path):
     diffs = [float((s[k] - t[k]).abs().max()) for k in s if s[k].is_floating_point() and "running" not in k]
     assert max(diffs) > 0
     assert all(np.isfinite(r["loss"]) for r in metrics(run))
+
+
+@pytest.mark.skipif(not pretrain.bf16_autocast_supported(torch.device("cpu")),
+                    reason="this CPU has no native bf16 (AMX / avx512_bf16), so --amp is ignored on it")
+def test_cpu_bf16_channels_last_run_learns_and_exports_fp32(tmp_path, diverse):
+    """The default preset's CPU path: bf16 autocast + NHWC; weights stay fp32 and the model exports."""
+    run = tmp_path / "run"
+    assert main(["--data", str(diverse), "--out", str(run), *FAST, "--max-steps", "30", "--augmentations", "",
+                 "--amp", "true", "--channels-last", "true", "--checkpoint-every", "1000"]) == 0
+    assert "bf16" in (run / "train.log").read_text()
+    loss = [r["loss"] for r in metrics(run)]
+    assert np.isfinite(loss).all() and np.mean(loss[-5:]) < np.mean(loss[:5]) - 0.3
+    model = slicer_embed.load(run / "model")
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    emb = model.embed(np.random.default_rng(0).standard_normal(20000).astype(np.float32) * 0.1, 16000)
+    assert np.isfinite(emb).all()

@@ -24,7 +24,7 @@ from torch.utils.data import Dataset, Sampler
 from slicer_embed.audio import AudioDecodeError, audio_info, resample
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64"}
-CSV_COLUMNS = ("files", "path", "file", "filename")  # "files" is LAPE's column name
+CSV_COLUMNS = ("files", "file_name", "path", "file", "filename")  # "files": LAPE; "file_name": our corpus manifest
 
 
 def list_audio(source: str | os.PathLike) -> list[Path]:

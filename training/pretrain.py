@@ -63,6 +63,19 @@ def log_mel_batch(student: SlicerNet, wave: torch.Tensor, mean: float, std: floa
         return ((student.model.frontend(wave.float()) - mean) / std).unsqueeze(1)
 
 
+def bf16_autocast_supported(dev: torch.device) -> bool:
+    """bf16 autocast pays on CUDA and on CPUs with native bf16 (oneDNN: AMX or avx512_bf16);
+    on other CPUs it is emulated and slower than fp32, so ``amp`` is ignored there."""
+    if dev.type == "cuda":
+        return True
+    if dev.type != "cpu":
+        return False
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def slicer_losses(cfg: PretrainConfig, student_views: TwoViews, student: SlicerNet, teacher: SlicerNet,
                   queue: KeyQueue, v1: torch.Tensor, v2: torch.Tensor, info: dist_utils.DistInfo,
                   autocast: Any) -> tuple[torch.Tensor, dict[str, float]]:
@@ -209,8 +222,11 @@ def train(cfg: PretrainConfig, data: str | Path, out: str | Path, *, preset: str
         pos = restore_state(state, student, teacher, opt, queue, views)
         log.info(f"resumed from step {pos.step} (epoch {pos.epoch}, batch {pos.batch_in_epoch})")
         del state
-    use_amp = cfg.amp and dev.type == "cuda"
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else _no_autocast
+    use_amp = cfg.amp and bf16_autocast_supported(dev)
+    autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if use_amp else _no_autocast
+    if cfg.channels_last:
+        student.to(memory_format=torch.channels_last)
+        teacher.to(memory_format=torch.channels_last)
     log.info(f"training {total_steps} steps ({steps_per_epoch}/epoch, {len(files)} files, batch "
              f"{cfg.batch_size} = {info.world_size} x {per_rank}) on {dev}{' bf16' if use_amp else ''}")
 
@@ -231,6 +247,8 @@ def train(cfg: PretrainConfig, data: str | Path, out: str | Path, *, preset: str
                 group["lr"] = lr
             x = log_mel_batch(student, wave.to(dev, non_blocking=True), stats["mean"], stats["std"])
             v1, v2 = views(x)
+            if cfg.channels_last:
+                v1, v2 = (v.contiguous(memory_format=torch.channels_last) for v in (v1, v2))
             loss, parts = slicer_losses(cfg, student_views, student, teacher, queue, v1, v2, info, autocast)
             if not all(math.isfinite(v) for v in parts.values()):
                 bad = ckpt.checkpoint_path(out, pos.step).with_name(f"diverged_step_{pos.step + 1:08d}.pt")

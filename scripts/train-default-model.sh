@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Train the four recipes compared in docs/results.md on the offline corpus, at equal steps, one
+# CPU thread each (they run side by side on a 2-core machine). Resumable: re-running the script
+# continues every unfinished run from its last checkpoint.
+#
+#   slicer-embed data corpus data/corpus        # ~19 h of audio, ~6 min
+#   bash scripts/train-default-model.sh [STEPS]  # default 600 steps of 64 clips per recipe
+set -euo pipefail
+STEPS=${1:-600}
+DATA=${DATA:-data/corpus/manifest.csv}
+RUNS=${RUNS:-runs}
+# Short-budget CPU recipe (docs/results.md): the `default` preset (SLICER with the reference's
+# artefacts fixed, bf16 + channels-last) with AdamW, cosine schedule, a queue sized for batch 64
+# and a faster EMA, because a few hundred steps is all a CPU gives in an hour.
+COMMON=(--preset default --batch-size 64 --optimizer adamw --lr 1e-3 --weight-decay 1e-4
+        --lr-schedule cosine --warmup-steps 50 --queue-size 8192 --ema-momentum 0.99
+        --num-workers 1 --max-steps "$STEPS" --checkpoint-every 50 --log-every 10 --progress false --seed 0)
+declare -A RECIPES=(
+  [slicer]=""
+  [no_kmix]="--augmentations mixup,rrc"
+  [no_cluster]="--cluster-weight 0"
+  [mixup_rrc_instance]="--augmentations mixup,rrc --cluster-weight 0"
+)
+mkdir -p "$RUNS"
+: > "$RUNS/pause.pids"
+for name in slicer no_kmix no_cluster mixup_rrc_instance; do
+  resume=()
+  compgen -G "$RUNS/$name/checkpoints/*.pt" > /dev/null && resume=(--resume)
+  # shellcheck disable=SC2086
+  OMP_NUM_THREADS=1 slicer-embed train --data "$DATA" --out "$RUNS/$name" "${COMMON[@]}" ${RECIPES[$name]} "${resume[@]}" \
+    > "$RUNS/$name.log" 2>&1 &
+  echo $! >> "$RUNS/pause.pids"
+done
+wait
