@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 import soundfile as sf
 
 from slicer_embed.training.offline import cli
+from slicer_embed.training.offline.common import pcm_sha1
 from slicer_embed.training.offline.manifest import read_csv
 from slicer_embed.training.offline.tasks import TASK_NAMES
 from slicer_embed.training.offline.tools import ToolMissingError, require_tools
@@ -40,11 +42,17 @@ def _build(args: list[str]) -> None:
     assert code == 0, f"slicer-embed data {' '.join(args)} exited {code}"
 
 
+TINY_LIMIT_S = 180.0  # the bound for a --tiny build (with the Debian packages already cached)
+TINY_SECONDS: dict[str, float] = {}
+
+
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("offline")
-    _build(["minilape", str(root / "minilape"), "--tiny"])
-    _build(["corpus", str(root / "corpus"), "--tiny"])
+    for kind in ("minilape", "corpus"):
+        t0 = time.perf_counter()
+        _build([kind, str(root / kind), "--tiny"])
+        TINY_SECONDS[kind] = time.perf_counter() - t0
     return root
 
 
@@ -54,6 +62,7 @@ def _decode_all(folder: Path, rows: list[dict[str, str]]) -> None:
         assert sr == 16000 and x.ndim == 1, r["file_name"]
         assert abs(len(x) / sr - float(r["duration"])) < 1e-3
         assert np.isfinite(x).all() and np.abs(x).max() > 0, f"silent or bad file {r['file_name']}"
+        assert pcm_sha1(x) == r["sha1"], f"{r['file_name']}: content does not match the manifest hash"
 
 
 @pytest.mark.parametrize("task", TASK_NAMES)
@@ -106,6 +115,13 @@ def test_corpus_holds_no_test_audio(tiny):
     # The check is not vacuous: the tiny corpus and the tiny tasks draw on the same package.
     assert any(r["source"].startswith("hedgewars-data/") for r in corpus)
     assert any(r["source"].startswith("hedgewars-data/") for r in real_tests)
+
+
+def test_tiny_builds_are_fast(tiny):
+    # Measured on the first (cold-output) tiny builds of the session; packages may download once.
+    assert set(TINY_SECONDS) == {"minilape", "corpus"}
+    slow = {k: round(v) for k, v in TINY_SECONDS.items() if v > TINY_LIMIT_S}
+    assert not slow, f"--tiny builds took {slow} s (limit {TINY_LIMIT_S:.0f} s each)"
 
 
 def test_builds_are_deterministic(tiny, tmp_path):

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import struct
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from slicer_embed.training.offline import sources
 from slicer_embed.training.offline.augment import coloured_noise, mix_at_snr, random_channel
 from slicer_embed.training.offline.common import SR, fit_length, pcm_sha1, rng_for, split_of, write_audio
-from slicer_embed.training.offline.manifest import check_task_rows, group_violations
+from slicer_embed.training.offline.corpus import attach_sources
+from slicer_embed.training.offline.debs import DebCache
+from slicer_embed.training.offline.manifest import Clip, check_task_rows, group_violations, render_all
 from slicer_embed.training.offline.midi import Note, midi_bytes
-from slicer_embed.training.offline.tasks import expression, instrument
+from slicer_embed.training.offline.tasks import expression, instrument, language
+from slicer_embed.training.offline.tools import ToolMissingError
+from slicer_embed.training.offline.tts import Voice
 
 
 def test_split_of_is_stable_and_close_to_fractions():
@@ -111,3 +118,116 @@ def test_task_tables_are_consistent():
     assert len(programs) == len(set(programs)) and all(0 <= p < 128 for p in programs)
     assert sorted(set(expression.LABEL_OF.values())) == ["alarm", "pain", "threat", "triumph"]
     assert {s for s in instrument.SOUNDFONTS.values() for s in [s[1]]} == {"train", "valid", "test"}
+
+
+# --- failure handling: one bad clip is reported, never fatal (render_all, corpus rows, TTS fallback) ---
+
+def _tone(n: int) -> np.ndarray:
+    return (0.1 * np.sin(np.arange(n) * 0.05)).astype(np.float32)
+
+
+def _fail(message: str) -> np.ndarray:
+    raise RuntimeError(message)
+
+
+def _empty() -> np.ndarray:
+    return np.zeros(0, dtype=np.float32)
+
+
+def _missing_tool() -> np.ndarray:
+    raise ToolMissingError("missing program(s): espeak-ng")
+
+
+def _bug() -> np.ndarray:
+    raise KeyError("a programming error, not a bad clip")
+
+
+def _clips(bad_make) -> list[Clip]:
+    return [Clip("a/ok1.wav", partial(_tone, 800), "x", "train", "g1"),
+            Clip("a/bad.wav", bad_make, "y", "train", "g2"),
+            Clip("b/ok2.wav", partial(_tone, 1600), "y", "test", "g3"),
+            Clip("b/empty.wav", _empty, "x", "test", "g4"),
+            Clip("b/silent.wav", partial(np.full, 800, 1e-6, dtype=np.float32), "x", "test", "g5")]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_render_all_leaves_failed_clips_out_and_reports_them(tmp_path, jobs):
+    rows = render_all(tmp_path, _clips(partial(_fail, "espeak choked on '-x'\nsecond line")), jobs, "t", chunksize=1)
+    assert [r["file_name"] for r in rows] == ["a/ok1.wav", "b/ok2.wav"]
+    assert [r["label"] for r in rows] == ["x", "y"] and [r["split"] for r in rows] == ["train", "test"]
+    assert (tmp_path / "a/ok1.wav").is_file() and (tmp_path / "b/ok2.wav").is_file()
+    assert not [p for p in ("a/bad.wav", "b/empty.wav", "b/silent.wav") if (tmp_path / p).exists()]
+    report = (tmp_path / "failures.txt").read_text().splitlines()
+    assert report == ["a/bad.wav: espeak choked on '-x'", "b/empty.wav: generator returned bad audio, shape (0,)",
+                      "b/silent.wav: generator returned silence (every sample rounds to 0)"]
+    assert rows[1]["sha1"] == pcm_sha1(_tone(1600)) and rows[1]["duration"] == f"{1600 / SR:.3f}"
+    assert not list(tmp_path.rglob(".*.tmp"))
+
+
+def test_render_all_resume_fills_in_fixed_clips_and_clears_the_report(tmp_path):
+    render_all(tmp_path, _clips(partial(_fail, "boom")), 1, "t")
+    first = (tmp_path / "a/ok1.wav").stat().st_mtime_ns
+    fixed = [c for c in _clips(partial(_tone, 400)) if c.file_name not in ("b/empty.wav", "b/silent.wav")]
+    rows = render_all(tmp_path, fixed, 1, "t")
+    assert [r["file_name"] for r in rows] == ["a/ok1.wav", "a/bad.wav", "b/ok2.wav"]
+    assert (tmp_path / "a/ok1.wav").stat().st_mtime_ns == first  # kept, not re-rendered
+    assert not (tmp_path / "failures.txt").exists()
+
+
+@pytest.mark.parametrize("make", [_missing_tool, _bug])
+def test_render_all_still_stops_on_missing_tools_and_bugs(tmp_path, make):
+    # A missing program would fail every clip and a KeyError is a bug: neither may pass as "bad clip".
+    with pytest.raises((ToolMissingError, KeyError)):
+        render_all(tmp_path, _clips(make), 1, "t")
+
+
+def test_render_all_rejects_duplicate_names(tmp_path):
+    c = Clip("a.wav", partial(_tone, 10))
+    with pytest.raises(ValueError, match="duplicate file names"):
+        render_all(tmp_path, [c, c], 1, "t")
+
+
+def test_corpus_sources_follow_file_names_when_a_clip_fails():
+    clips = [Clip(f"speech/{n}.flac", _empty) for n in "abc"]
+    rows = [{"file_name": "speech/a.flac"}, {"file_name": "speech/c.flac"}]  # b failed
+    srcs, hashes = ["pkg/a.ogg", "pkg/b.ogg", "tts:espeak:en-us+m1"], {"pkg/a.ogg": "h1", "pkg/b.ogg": "h2"}
+    out = attach_sources(rows, clips, srcs, hashes)
+    assert [(r["source"], r["source_sha1"]) for r in out] == [("pkg/a.ogg", "h1"), ("tts:espeak:en-us+m1", "")]
+
+
+def test_language_fallback_texts_wrap_around():
+    pool = ["s0", "s1", "s2", "s3"]
+    assert language.fallbacks(pool, 1) == ("s1", "s2", "s3")
+    assert language.fallbacks(pool, 3) == ("s3", "s0", "s1")
+    assert language.fallbacks(pool[:2], 1) == ("s1", "s0")
+
+
+def test_language_tts_falls_back_to_the_next_sentence(monkeypatch):
+    said = []
+
+    def fake(voice, text, *, pitch, rate, speed):
+        said.append((text, pitch, rate, speed))
+        if text.startswith("bad"):
+            raise RuntimeError(f"festival cannot say {text}")
+        return _tone(len(text) * 1000)
+
+    monkeypatch.setattr(language, "synthesize", fake)
+    voice = Voice("festival", "msu_ru_nsh_clunits", "ru")
+    x = language.make_tts(voice, ("bad one", "good", "never"), 0, "k")
+    assert [t for t, *_ in said] == ["bad one", "good"]
+    assert said[0][1:] == said[1][1:]  # the fallback keeps the clip's seeded prosody
+    assert len(x) == 4000 and np.max(np.abs(x)) == pytest.approx(10 ** (-3 / 20), rel=1e-4)
+    np.testing.assert_array_equal(x, language.make_tts(voice, "good", 0, "k"))
+    with pytest.raises(RuntimeError, match="cannot say bad2"):
+        language.make_tts(voice, ("bad1", "bad2"), 0, "k")
+
+
+def test_bird_material_skips_spoken_names_and_silent_placeholders(tmp_path):
+    cache = DebCache(tmp_path)
+    animals = cache.tree(sources.TUXPAINT) / "usr/share/tuxpaint/stamps/animals"
+    files = {"birds/owl.ogg": 0.3, "birds/owl_desc.ogg": 0.3, "birds/owl_desc_fr.ogg": 0.3, "birds/nandou.ogg": 0.0,
+             "mammals/cow.ogg": 0.3, "mammals/cow_desc_ru.ogg": 0.3, "mammals/giraffe.ogg": 0.0}
+    for rel, amp in files.items():
+        write_audio(animals / rel, _tone(SR // 4) * amp / 0.1)
+    got = {k: [Path(r.sid).name for r in v] for k, v in sources.bird_material(cache, [sources.TUXPAINT]).items()}
+    assert got == {"bird": ["owl.ogg"], "event": ["cow.ogg"], "bed": []}

@@ -32,6 +32,7 @@ from .tasks import Context
 from .tasks import language as lid
 from .texts import sentences, text_packages
 from .tools import require_tools
+from .tts import ENGINE_PACKAGES
 
 COLUMNS = ["file_name", "source", "duration", "sha1", "source_sha1"]
 CHUNK, MIN_CHUNK = 10.0, 2.0   # seconds: long files are cut into 10 s pieces, tails under 2 s dropped
@@ -129,16 +130,27 @@ def plan(ctx: Context) -> tuple[list[Clip], list[str], dict[str, str]]:
     return clips, srcs, hashes
 
 
+def attach_sources(rows: list[dict[str, str]], clips: list[Clip], srcs: list[str],
+                   hashes: dict[str, str]) -> list[dict[str, str]]:
+    """Add ``source`` and ``source_sha1`` to the rows ``render_all`` returned for ``clips``.
+
+    Matched by file name, not position: ``render_all`` leaves failed clips out of its rows, and a
+    positional match would shift every later row onto the wrong source (and its hash)."""
+    src_of = {c.file_name: s for c, s in zip(clips, srcs, strict=True)}
+    for r in rows:
+        s = src_of[r["file_name"]]
+        r["source"], r["source_sha1"] = s, hashes.get(s, "")
+    return rows
+
+
 def build(out: Path, ctx: Context) -> None:
     require_tools("espeak-ng", "flite", "text2wave")
     t0 = time.time()
     clips, srcs, hashes = plan(ctx)
-    rows = render_all(out, clips, ctx.jobs, "corpus", chunksize=16)
-    for r, s in zip(rows, srcs):
-        r["source"], r["source_sha1"] = s, hashes.get(s, "")
+    rows = attach_sources(render_all(out, clips, ctx.jobs, "corpus", chunksize=16), clips, srcs, hashes)
     write_csv(out / "manifest.csv", rows, COLUMNS)
     pkgs = corpus_packages(ctx.tiny) + text_packages(list(lid.LANGS))
     ctx.cache.copy_licences(pkgs, out)
-    ctx.cache.copy_system_licences(["espeak-ng-data", "flite", "festival"], out)
+    ctx.cache.copy_system_licences([p for ps in ENGINE_PACKAGES.values() for p in ps], out)
     hours = sum(float(r["duration"]) for r in rows) / 3600
     print(f"corpus: {len(rows)} files, {hours:.2f} h in {time.time() - t0:.0f} s -> {out}", file=sys.stderr)

@@ -21,7 +21,8 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from .common import SR, pcm_sha1, write_audio, write_text
+from .common import SR, pcm_sha1, to_int16, write_audio, write_text
+from .tools import ToolMissingError
 
 TASK_COLUMNS = ["file_name", "label", "split", "group", "duration", "sha1"]
 SOURCE_COLUMNS = ["split", "source", "sha1"]
@@ -49,12 +50,17 @@ def _render_one(args: tuple[Path, Clip]) -> dict[str, str] | str:
     else:
         try:
             x = np.asarray(clip.make(), dtype=np.float32)
+        except ToolMissingError:
+            raise  # not one bad clip but every clip: stop with the install hint (exit 2)
         except (RuntimeError, ValueError, OSError, sf.LibsndfileError) as e:
             # A synthesiser that chokes on one sentence, or one unreadable packaged file, must not
             # stop a 20-minute build: the clip is left out and reported.
             return f"{clip.file_name}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
         if x.ndim != 1 or x.size == 0 or not np.isfinite(x).all():
             return f"{clip.file_name}: generator returned bad audio, shape {x.shape}"
+        if not np.any(to_int16(x)):
+            # e.g. a soundfont preset with no sample at that key: a labelled file of pure zeros.
+            return f"{clip.file_name}: generator returned silence (every sample rounds to 0)"
         write_audio(path, x)
     return {"file_name": clip.file_name, "label": clip.label, "split": clip.split, "group": clip.group,
             "duration": f"{len(x) / SR:.3f}", "sha1": pcm_sha1(x)}

@@ -11,6 +11,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import soundfile as sf
+
 from .debs import DebCache
 
 AUDIO_EXT = (".ogg", ".wav", ".flac")
@@ -131,13 +134,27 @@ EVENT_RE = re.compile(r"tuxpaint/stamps/animals/(?!birds/)|widelands/data/sound/
 BED_RE = re.compile(r"supertux2/sounds/(rain|waterfall|lava|fire|sizzle)\.|animals/crickets")
 
 
+def is_description(sid: str) -> bool:
+    """Tux Paint's spoken stamp names (``owl_desc.ogg``, ``owl_desc_fr.ogg``): speech, not the animal."""
+    return "_desc" in Path(sid).name
+
+
+def audible(path: Path) -> bool:
+    """False when every sample is zero (Tux Paint ships silent placeholders, e.g. ``giraffe.ogg``)."""
+    x, _ = sf.read(str(path), dtype="int16", always_2d=True)
+    return bool(np.any(x))
+
+
 def bird_material(cache: DebCache, packages: list[str]) -> dict[str, list[Recording]]:
-    """{"bird": calls, "event": non-bird sound events, "bed": background beds} from ``packages``."""
-    pool = [r for p in packages for r in files(cache, p)]
+    """{"bird": calls, "event": non-bird sound events, "bed": background beds} from ``packages``.
+
+    Spoken descriptions share the birds' folder but are speech, and silent placeholders would
+    make all-zero mixtures: both are left out (a silent file is read once per plan, ~1 s in all)."""
+    pool = [r for p in packages for r in files(cache, p) if not is_description(r.sid)]
     birds = [r for r in pool if r.sid.startswith(f"{TUXPAINT}/{BIRD_DIRS[TUXPAINT]}/") or BIRD_RE.search(r.sid)]
-    events = [r for r in pool if EVENT_RE.search(r.sid) and "_desc_" not in r.sid and r not in birds]
+    events = [r for r in pool if EVENT_RE.search(r.sid) and r not in birds]
     beds = [r for r in pool if BED_RE.search(r.sid)]
-    return {"bird": birds, "event": events, "bed": beds}
+    return {k: [r for r in v if audible(r.path)] for k, v in (("bird", birds), ("event", events), ("bed", beds))}
 
 
 def bird_group(sid: str) -> str:

@@ -23,8 +23,14 @@ from .common import SR
 from .tools import run
 
 ENGINE_TOOLS = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave"}
-# Debian packages whose copyright files cover the audio each engine produces.
-ENGINE_PACKAGES = {"espeak": ["espeak-ng-data"], "flite": ["flite"], "festival": ["festival"]}
+# The Debian package of each festival voice the builders use (its copyright covers that voice).
+FESTIVAL_VOICE_PACKAGES = {"kal_diphone": "festvox-kallpc16k", "ked_diphone": "festvox-kdlpc16k",
+                           "cmu_us_slt_arctic_hts": "festvox-us-slt-hts", "lp_diphone": "festvox-italp16k",
+                           "pc_diphone": "festvox-itapc16k", "msu_ru_nsh_clunits": "festvox-ru"}
+# Debian packages whose copyright files cover the audio each engine produces (flite's voices are
+# compiled into libflite1; festival's voices are separate packages).
+ENGINE_PACKAGES = {"espeak": ["espeak-ng-data"], "flite": ["flite", "libflite1"],
+                   "festival": ["festival", *FESTIVAL_VOICE_PACKAGES.values()]}
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,15 @@
 
 Positives: a bird call over a background bed at -5..15 dB SNR. Negatives: the same kind of bed with
 a non-bird event (mammals, insects, work sounds) at the same SNR range, so "an event is present" is
-not a shortcut. Bird species, event files and beds are each assigned to one split by hashing.
-Synthetic white/brown/pink noise beds guarantee every split has a bed.
+not a shortcut. Bird species and event files are assigned to one split by hashing; the seven real
+beds by hand (hashing so few can leave a split with none), matching the KWS task's bed splits.
+Synthetic white/brown/pink noise beds add one noise colour per split.
 """
 
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 
@@ -24,11 +26,19 @@ FRACTIONS = (0.15, 0.3)
 COUNTS = {"train": 1200, "valid": 300, "test": 600}
 TINY_COUNTS = {"train": 8, "valid": 4, "test": 4}
 NOISE_BEDS = {"train": "white", "valid": "brown", "test": "pink"}
+# Real beds by file-name stem; test's are the KWS test beds, so no bed is train in one task, test in the other.
+BED_SPLIT = {"rain": "train", "fire": "train", "crickets1_00": "train", "lava": "valid", "sizzle": "valid",
+             "waterfall": "test", "crickets2_00": "test"}
 
 
 def packages(ctx: Context) -> list[str]:
     # Tiny builds use Tux Paint only (birds + animal events) and synthetic noise beds.
     return [TUXPAINT] if ctx.tiny else [TUXPAINT, WIDELANDS, SUPERTUX]
+
+
+def split_for(kind: str, sid: str, seed: int) -> str:
+    """The split of one real file: beds from BED_SPLIT (KeyError for an unknown bed), the rest by hash."""
+    return BED_SPLIT[Path(sid).stem] if kind == "bed" else split_of(bird_group(sid), seed, FRACTIONS)
 
 
 def make_mixture(bed: str, fg: str, seed: int, key: str) -> np.ndarray:
@@ -51,8 +61,7 @@ def plan(ctx: Context) -> list[Clip]:
     by_split: dict[str, dict[str, list[tuple[str, str]]]] = {s: {"bird": [], "event": [], "bed": []} for s in COUNTS}
     for kind, recs in mat.items():
         for r in recs:
-            group = bird_group(r.sid)
-            by_split[split_of(group, ctx.seed, FRACTIONS)][kind].append((str(r.path), r.sid))
+            by_split[split_for(kind, r.sid, ctx.seed)][kind].append((str(r.path), r.sid))
     counts = TINY_COUNTS if ctx.tiny else COUNTS
     clips = []
     for split, n in counts.items():
@@ -77,4 +86,4 @@ def plan(ctx: Context) -> list[Clip]:
 def reserved_test_sources(ctx: Context) -> set[str]:
     """Every real file assigned to the test split, used in a clip or not (the corpus leaves them out)."""
     mat = bird_material(ctx.cache, packages(ctx))
-    return {r.sid for recs in mat.values() for r in recs if split_of(bird_group(r.sid), ctx.seed, FRACTIONS) == "test"}
+    return {r.sid for kind, recs in mat.items() for r in recs if split_for(kind, r.sid, ctx.seed) == "test"}
