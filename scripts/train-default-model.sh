@@ -4,9 +4,9 @@
 # continues every unfinished run from its last checkpoint.
 #
 #   slicer-embed data corpus data/corpus        # ~19 h of audio, ~6 min
-#   bash scripts/train-default-model.sh [STEPS]  # default 600 steps of 64 clips per recipe
+#   bash scripts/train-default-model.sh [STEPS]  # default 300 steps of 64 clips per recipe
 set -euo pipefail
-STEPS=${1:-600}
+STEPS=${1:-300}
 DATA=${DATA:-data/corpus/manifest.csv}
 RUNS=${RUNS:-runs}
 # Short-budget CPU recipe (docs/results.md): the `default` preset (SLICER with the reference's
@@ -14,7 +14,7 @@ RUNS=${RUNS:-runs}
 # and a faster EMA, because a few hundred steps is all a CPU gives in an hour.
 COMMON=(--preset default --batch-size 64 --optimizer adamw --lr 1e-3 --weight-decay 1e-4
         --lr-schedule cosine --warmup-steps 50 --queue-size 8192 --ema-momentum 0.99
-        --num-workers 1 --max-steps "$STEPS" --checkpoint-every 50 --log-every 10 --progress false --seed 0)
+        --num-workers 1 --max-steps "$STEPS" --checkpoint-every 50 --keep-checkpoints 10 --log-every 10 --progress false --seed 0)
 declare -A RECIPES=(
   [slicer]=""
   [no_kmix]="--augmentations mixup,rrc"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from slicer_embed.training.data import (CropDataset, EpochBatches, FileSource, check_files, fit_length,
@@ -91,3 +92,21 @@ def test_training_from_a_cache(tmp_path):
     assert main(["--data", str(corpus), "--out", str(tmp_path / "run"), "--cache", str(cache), "--preset", "smoke",
                  "--max-steps", "2", "--batch-size", "4", "--progress", "false", "--device", "cpu"]) == 0
     assert (cache / "index.json").is_file() and (tmp_path / "run" / "model" / "model.safetensors").is_file()
+
+
+def test_a_file_deleted_mid_run_is_replaced_by_the_next_one(tmp_path):
+    from slicer_embed.training.data import CropDataset, FileSource
+    files = []
+    for i in range(3):
+        p = tmp_path / f"f{i}.wav"
+        sf.write(p, np.full(16000, 0.1 * (i + 1), np.float32), 16000)
+        files.append(p)
+    ds = CropDataset(FileSource(files, 16000), 8000, seed=0)
+    files[1].unlink()  # gone after the run listed it
+    with pytest.warns(RuntimeWarning, match="f1.wav"):
+        wave, used = ds[(0, 1)]
+    assert used == 2 and np.allclose(wave.numpy(), 0.3, atol=1e-3)  # file 2's content, deterministically
+    for f in (files[0], files[2]):
+        f.unlink()
+    with pytest.raises(Exception, match="cannot be read"):
+        ds[(0, 0)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Iterator, Protocol, Sequence
 
@@ -117,6 +118,9 @@ class FileSource:
         return random_crop_file(self.files[index], n, self.sample_rate, rng)
 
 
+MAX_SUBSTITUTES = 16  # unreadable files skipped in a row before giving up
+
+
 class CropDataset(Dataset):
     """Map-style dataset keyed by (epoch, index) -> (waveform crop (n,) float32 tensor, index)."""
 
@@ -127,9 +131,20 @@ class CropDataset(Dataset):
         return len(self.source)
 
     def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, int]:
+        """The crop of file ``index``; if that file has become unreadable since the start of the run
+        (deleted, truncated), the next readable file's crop instead, with a warning: one bad file must
+        not stop a long run, and the substitute is deterministic, so resume stays exact."""
         epoch, index = key
-        rng = np.random.default_rng([self.seed, epoch, index])
-        return torch.from_numpy(self.source.crop(index, self.crop_samples, rng)), index
+        n = len(self.source)
+        for k in range(min(n, MAX_SUBSTITUTES + 1)):
+            i = (index + k) % n
+            rng = np.random.default_rng([self.seed, epoch, i])
+            try:
+                return torch.from_numpy(self.source.crop(i, self.crop_samples, rng)), i
+            except (AudioDecodeError, OSError, ValueError) as e:
+                warnings.warn(f"training data: skipping an unreadable file ({e})", RuntimeWarning, stacklevel=2)
+        raise AudioDecodeError(f"training data: {MAX_SUBSTITUTES + 1} files in a row from index {index} "
+                               f"cannot be read; is the data folder still there?")
 
 
 class EpochBatches(Sampler):
