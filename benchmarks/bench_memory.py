@@ -6,6 +6,10 @@ resident set size of the whole process tree (main process + DataLoader decoding 
 50 ms. Prints a table; numbers are in MiB. Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_memory.py [--long-minutes 120] [--num-workers 1]
+        [--level clip] [--precision float32|bfloat16] [--fast]
+
+At ``--level frame``/``both`` memory grows with the frames of the file being embedded (8 KiB per
+80 ms frame in float32: they are the output); only ``clip`` is expected to stay flat.
 """
 
 from __future__ import annotations
@@ -94,9 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--long-minutes", type=float, default=120.0)
     p.add_argument("--num-workers", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--level", choices=("clip", "frame", "both"), default="clip")
+    p.add_argument("--precision", choices=("float32", "bfloat16"), default=None)
+    p.add_argument("--fast", action="store_true", help="extract's float32 fast path")
     args = p.parse_args(argv)
     import slicer_embed
 
+    extra = (["--precision", args.precision] if args.precision else []) + (["--fast"] if args.fast else [])
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
@@ -105,15 +113,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for minutes in (args.short_minutes, args.long_minutes):
             wav = tmp_path / f"tone_{minutes:g}min.wav"
             write_tone(wav, minutes * 60)
-            out = tmp_path / f"out_{minutes:g}.npy"
+            out = tmp_path / f"out_{minutes:g}.{'npy' if args.level == 'clip' else 'npz'}"
             cmd = [sys.executable, "-m", "slicer_embed", "extract", str(wav), str(out), "--model",
                    str(tmp_path / "model"), "--device", "cpu", "--num-workers", str(args.num_workers),
-                   "--batch-size", str(args.batch_size), "-q"]
+                   "--batch-size", str(args.batch_size), "--level", args.level, "-q"] + extra
             wall, main_mib, tree_mib, rc = measure(cmd, env)
             rows.append((minutes, wav.stat().st_size / 2**20, wall, minutes * 60 / wall, main_mib, tree_mib, rc))
             wav.unlink()
     print(f"slicer-embed extract, 16 kHz mono PCM_16 WAV, --num-workers {args.num_workers} --batch-size "
-          f"{args.batch_size}, OMP_NUM_THREADS={env['OMP_NUM_THREADS']}")
+          f"{args.batch_size} --level {args.level} {' '.join(extra)}, OMP_NUM_THREADS={env['OMP_NUM_THREADS']}")
     print(f"{'audio':>8} {'file MiB':>9} {'wall s':>8} {'x realtime':>11} {'peak RSS main':>14} "
           f"{'peak RSS tree':>14} {'exit':>5}")
     for minutes, size, wall, speed, main_mib, tree_mib, rc in rows:

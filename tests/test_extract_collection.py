@@ -52,6 +52,8 @@ def test_hostile_folder_npz_both_levels(collection, tmp_path, capsys):
     for name in bad:
         assert f"skipped {name}:" in err
     assert "empty" in errors["bad_empty.wav"] and "zero length" in errors["bad_zero_length.wav"]
+    assert "decoding failed" in errors["nested/bad_truncated.flac"]
+    assert all(reason.strip() for reason in errors.values())
 
     z = np.load(out, allow_pickle=False)  # no object arrays anywhere
     assert list(z["paths"]) == good
@@ -162,22 +164,26 @@ def test_usage_and_model_errors_exit_2(collection, tmp_path, capsys):
     assert not list(tmp_path.glob("x.*"))
 
 
-def test_parquet_needs_pyarrow_or_writes_rows(collection, tmp_path, capsys, monkeypatch):
+def test_parquet_clip_rows(collection, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet", reason="parquet output needs the optional 'parquet' extra "
+                                                       "(pyarrow): pip install 'slicer-embed[parquet]'")
     root, src, good, bad, model_dir, model = collection
     out = tmp_path / "e.parquet"
     args = [str(src / "a_tone.wav"), str(out), "--model", str(model_dir), "--num-workers", "0", "-q"]
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        assert main(args) == 2
-        assert "pip install 'slicer-embed[parquet]'" in capsys.readouterr().err
-        return
     assert main(args) == 0
     t = pq.read_table(out)
+    assert t.schema.names == ["path", "duration_s", "embedding"]
     assert t.column("path").to_pylist() == ["a_tone.wav"]
+    assert t.column("duration_s").to_pylist() == [pytest.approx(2.0)]
     np.testing.assert_allclose(np.array(t.column("embedding").to_pylist()[0], np.float32),
                                model.embed_file(src / "a_tone.wav"), **TOL)
     assert json.loads(t.schema.metadata[b"slicer_embed"])["level"] == "clip"
-    monkeypatch.setitem(__import__("sys").modules, "pyarrow", None)  # as if the extra were missing
-    assert main(args + ["--overwrite"]) == 2
+
+
+def test_parquet_without_pyarrow_is_a_usage_error(collection, tmp_path, capsys, monkeypatch):
+    root, src, good, bad, model_dir, model = collection
+    monkeypatch.setitem(__import__("sys").modules, "pyarrow", None)  # as if the extra were not installed
+    out = tmp_path / "e.parquet"
+    assert main([str(src / "a_tone.wav"), str(out), "--model", str(model_dir), "--num-workers", "0", "-q"]) == 2
     assert "pip install 'slicer-embed[parquet]'" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "e.parquet.partial").exists()  # refused before any work

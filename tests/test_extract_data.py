@@ -27,6 +27,10 @@ def can_write_mp3() -> bool:
     return "MP3" in sf.available_formats()
 
 
+def can_write_opus() -> bool:
+    return "OPUS" in sf.available_subtypes("OGG")  # libsndfile >= 1.0.29
+
+
 def make_model(tmp_path: Path) -> Path:
     folder = tmp_path / "model"
     if not folder.exists():
@@ -50,6 +54,9 @@ def make_good(root: Path, long_seconds: float = 0.0) -> list[str]:
         sf.write(root / "f_mpeg.mp3", tone(2.0, 16000, 500.0, seed=5), 16000, format="MP3",
                  subtype="MPEG_LAYER_III")
         rels.append("f_mpeg.mp3")
+    if can_write_opus():  # Opus only runs at 8/12/16/24/48 kHz
+        sf.write(root / "h_opus.opus", tone(1.7, 48000, 700.0, seed=8), 48000, format="OGG", subtype="OPUS")
+        rels.append("h_opus.opus")
     if long_seconds:
         sf.write(root / "nested" / "g_long.wav", tone(long_seconds, 16000, 220.0, seed=6), 16000)
         rels.append("nested/g_long.wav")
@@ -65,8 +72,15 @@ def make_bad(root: Path) -> list[str]:
     rng = np.random.default_rng(7)
     (root / "bad_corrupt.flac").write_bytes(b"fLaC" + rng.integers(0, 256, 3000, dtype=np.uint8).tobytes())
     (root / "bad_garbage.wav").write_bytes(rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    # A FLAC cut in half, as an interrupted copy leaves it: the header is intact, the frames are not.
+    # (A WAV cut short is not "bad" to libsndfile: it decodes the samples that are there.)
+    whole = root / "nested" / ".whole.flac"
+    sf.write(whole, tone(2.0, 16000, 350.0, seed=9), 16000)
+    data = whole.read_bytes()
+    whole.unlink()
+    (root / "nested" / "bad_truncated.flac").write_bytes(data[:len(data) // 2])
     return sorted(["bad_empty.wav", "bad_zero_length.wav", "nested/bad_text.mp3", "bad_corrupt.flac",
-                   "bad_garbage.wav"], key=_walk_order)
+                   "bad_garbage.wav", "nested/bad_truncated.flac"], key=_walk_order)
 
 
 def _walk_order(rel: str) -> tuple:
@@ -82,3 +96,10 @@ def test_generated_collection_is_what_the_tests_expect(tmp_path: Path) -> None:
     assert sf.info(str(tmp_path / "c" / "nested" / "c_stereo44k.flac")).channels == 2
     assert sf.info(str(tmp_path / "c" / "nested" / "deeper" / "b_8bit.wav")).subtype == "PCM_U8"
     assert sf.info(str(tmp_path / "c" / "bad_zero_length.wav")).frames == 0
+    # the truncated FLAC still opens (its header is whole), so the failure comes from decoding
+    assert sf.info(str(tmp_path / "c" / "nested" / "bad_truncated.flac")).frames == 32000
+    formats = {sf.info(str(tmp_path / "c" / g)).format for g in good}
+    assert {"WAV", "FLAC", "OGG"} <= formats
+    assert ("MP3" in formats) == can_write_mp3()
+    subtypes = {sf.info(str(tmp_path / "c" / g)).subtype for g in good}
+    assert ("OPUS" in subtypes) == can_write_opus() and "VORBIS" in subtypes

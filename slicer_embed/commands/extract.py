@@ -15,6 +15,7 @@ from ..config import POOLINGS
 from ..extraction.options import LEVELS, ON_ERROR, STORAGE_DTYPES, ExtractOptions
 from ..extraction.sources import DEFAULT_EXTENSIONS
 from ..extraction.writers import FORMATS
+from ..runtime import PRECISIONS
 
 EPILOG = """\
 outputs:
@@ -43,6 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", dest="fmt", choices=FORMATS, default=None, help="force the output format")
     p.add_argument("--batch-size", type=int, default=64, help="0.96 s windows per encoder call (default 64)")
     p.add_argument("--num-workers", type=int, default=2, help="decoding processes; 0 = main process")
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="encoder numerics: float32 (default; the plain model's exact numbers) or bfloat16 "
+                        "(opt-in fast path, within cosine 0.999 of float32)")
+    p.add_argument("--fast", action="store_true",
+                   help="fast inference path in float32 (folded BatchNorm, channels-last): equal to the "
+                        "plain model up to ~1e-6, several times faster on CPU")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads for the encoder (default: torch's choice / OMP_NUM_THREADS)")
     p.add_argument("--ext", default=",".join(DEFAULT_EXTENSIONS),
                    help="comma-separated extensions to pick up in directories/globs")
     p.add_argument("--no-recursive", action="store_true", help="do not descend into subfolders")
@@ -62,7 +71,8 @@ def options_from_args(a: argparse.Namespace) -> ExtractOptions:
                           device=a.device, level=a.level, pooling=a.pooling, storage_dtype=a.storage_dtype,
                           batch_size=a.batch_size, num_workers=a.num_workers, fmt=a.fmt, extensions=exts,
                           recursive=not a.no_recursive, overwrite=a.overwrite, resume=a.resume,
-                          on_error=a.on_error, quiet=a.quiet, checkpoint_seconds=a.checkpoint_seconds)
+                          on_error=a.on_error, quiet=a.quiet, checkpoint_seconds=a.checkpoint_seconds,
+                          precision=a.precision, fast=a.fast, threads=a.threads)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,7 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse exits 2 on usage errors, 0 on --help
         return int(e.code or 0)
-    from ..extraction.runner import run  # torch & co. only after the arguments parse
+    from ..extraction.memory import pin_mmap_threshold
+    from ..extraction.runner import run
+    # This process is ours: keep its memory flat over hours of audio (extraction/memory.py).
+    # Before run() so that the DataLoader workers it forks inherit the setting.
+    pin_mmap_threshold()
     try:
         return run(options_from_args(args))
     except KeyboardInterrupt:

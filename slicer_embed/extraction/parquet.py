@@ -52,6 +52,8 @@ def write_parquet(plan: Any, paths: list[str], durations: np.ndarray, clip: np.n
                 names, stamps, block = cols
                 w.write_table(pa.table([pa.array(names, pa.string()), pa.array(stamps, pa.float64()),
                                         _embedding_column(pa, block)], schema=schema))
+        with open(tmp, "rb+") as f:  # on disk before the rename (as slicer_embed.atomic does)
+            os.fsync(f.fileno())
         os.replace(tmp, plan.output)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -39,10 +39,12 @@ class FileAccumulator:
         return out.numpy().astype(np.float32, copy=False)
 
     def frame_array(self, dim: int) -> np.ndarray:
-        """Frame embeddings (T, D) float32 in time order."""
+        """Frame embeddings (T, D) float32 in time order; the per-window pieces are released."""
         if not self.frames:
             return np.zeros((0, dim), np.float32)
-        return torch.cat(self.frames).numpy()
+        out = torch.cat(self.frames).numpy()
+        self.frames = []  # a long file's frames must not sit in memory twice (docs/extract.md)
+        return out
 
 
 def frame_timestamps(n_frames: int, hop: int, stride: int, sample_rate: int) -> np.ndarray:

@@ -27,7 +27,7 @@ from ..config import ConfigError
 from ..version import __version__
 from . import distributed as dist_
 from . import store, writers
-from .dataset import DONE, WindowSpec, make_loader
+from .dataset import DONE, Batch, WindowSpec, make_loader
 from .options import ExtractOptions
 from .pooling import FileAccumulator
 from .progress import Progress
@@ -94,6 +94,7 @@ def _setup(opts: ExtractOptions, world: dist_.World, stdin: TextIO | None) -> tu
     try:
         device = dist_.rank_device(hub.resolve_device(opts.device), world)
         model = api.load(opts.model, revision=opts.revision, device=device)
+        opts.configure(model)
     except (hub.ModelNotFoundError, hub.WeightsError, ConfigError, ValueError, OSError) as e:
         _error(f"cannot load the model: {e}")
         return None, USAGE
@@ -105,7 +106,17 @@ def fingerprint(setup: _Setup) -> dict[str, Any]:
     listing = "\n".join(f"{e.path}\t{e.rel}" for e in setup.entries).encode()
     return {"inputs_sha256": hashlib.sha256(listing).hexdigest(), "n_inputs": len(setup.entries),
             "model_weights": _weights_id(setup.model), "pooling": setup.pooling, "level": setup.opts.level,
-            "sample_rate": setup.spec.sample_rate, "window": setup.spec.window}
+            "sample_rate": setup.spec.sample_rate, "window": setup.spec.window, **numerics(setup.model)}
+
+
+def numerics(model: Any) -> dict[str, Any]:
+    """How the encoder computes: ``precision`` float32|bfloat16 and whether the fast path is on.
+
+    Part of the resume fingerprint (shards of a bfloat16 run never mix with float32 ones) and of the
+    output metadata.
+    """
+    o = model.inference_options
+    return {"precision": o.precision if o is not None else "float32", "fast_path": o is not None}
 
 
 def _weights_id(model: Any) -> str:
@@ -166,10 +177,7 @@ def _embed_share(setup: _Setup, world: dist_.World) -> int:
     try:
         for batch in make_loader(items, setup.spec, opts.batch_size, opts.num_workers):
             if len(batch.keys):
-                with torch.inference_mode():
-                    frames = model(batch.windows.to(model.device)).float().cpu()
-                    for key, k, f in zip(batch.keys.tolist(), batch.kept.tolist(), frames):
-                        acc.setdefault(key, FileAccumulator(model.embedding_dim, level_clip, level_frames)).add(f[:k])
+                _encode(model, batch, acc, level_clip, level_frames)
             for kind, key, value in batch.events:
                 if not _record(setup, acc.pop(key, None), kind, key, value, shards, progress):
                     shards.flush()
@@ -183,6 +191,14 @@ def _embed_share(setup: _Setup, world: dist_.World) -> int:
     shards.flush()
     progress.close()
     return OK
+
+
+@torch.inference_mode()
+def _encode(model: Any, batch: Batch, acc: dict[int, FileAccumulator], clip: bool, frames: bool) -> None:
+    """Run the encoder on one batch of windows and add each window's kept frames to its file."""
+    out = model(batch.windows.to(model.device)).float().cpu()
+    for key, k, f in zip(batch.keys.tolist(), batch.kept.tolist(), out):
+        acc.setdefault(key, FileAccumulator(model.embedding_dim, clip, frames)).add(f[:k])
 
 
 def _record(setup: _Setup, acc: FileAccumulator | None, kind: str, key: int, value: Any,
@@ -208,8 +224,9 @@ def metadata(setup: _Setup) -> dict[str, Any]:
             "model_weights": _weights_id(m), "model_config": m.config.to_dict(),
             "sample_rate": m.sample_rate, "window_seconds": m.window_seconds,
             "frame_hop_seconds": m.frame_hop_seconds, "pooling": setup.pooling, "level": setup.opts.level,
-            "storage_dtype": setup.opts.storage_dtype, "source": setup.opts.source,
-            "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()}
+            "storage_dtype": setup.opts.storage_dtype, "source": setup.opts.source, **numerics(m),
+            "options": setup.opts.to_dict(), "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
 
 
 def _finish(setup: _Setup) -> int:

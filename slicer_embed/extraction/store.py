@@ -26,7 +26,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..atomic import atomic_save_npz, atomic_write_text  # noqa: F401  (re-exported)
+from ..atomic import atomic_save_npz, atomic_write_text
 
 META_NAME = "meta.json"
 
@@ -133,6 +133,10 @@ class ShardWriter:
         if self.frames:
             fr = [o[3] for o in self.ok]
             arrays["frame_counts"] = np.array([len(f) for f in fr], np.int64)
-            arrays["frames"] = np.concatenate(fr) if fr else np.zeros((0, D), np.float32)
+            # one long file per shard is common at frame level: save it without a concatenated copy
+            if len(fr) == 1:
+                arrays["frames"] = fr[0]
+            else:
+                arrays["frames"] = np.concatenate(fr) if fr else np.zeros((0, D), np.float32)
         atomic_save_npz(self.folder / f"shard-r{self.rank}-{uuid.uuid4().hex[:12]}.npz", arrays)
         self._reset()

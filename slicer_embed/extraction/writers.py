@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_open, atomic_save_npz, atomic_write_text
 from .pooling import frame_timestamps
-from .store import Summary, atomic_save_npz, atomic_write_text, iter_shards
+from .store import Summary, iter_shards
 
 FORMATS = ("npy", "npz", "dir", "parquet")
 
@@ -153,7 +153,7 @@ def _assemble_clip(plan: Plan, row: dict[int, int], partial: Path) -> np.ndarray
     out = _memmap(partial / "clip.npy", (len(row), plan.dim), plan.dtype)
     for shard in iter_shards(partial):
         if len(shard["ok_index"]):
-            out[[row[i] for i in shard["ok_index"].tolist()]] = shard["clip"].astype(plan.dtype)
+            out[[row[i] for i in shard["ok_index"].tolist()]] = shard["clip"].astype(plan.dtype, copy=False)
     _flush(out)
     return out
 
@@ -167,7 +167,7 @@ def _assemble_frames(plan: Plan, summary: Summary, ok: list[int], row: dict[int,
         start = 0
         for i, n in zip(shard["ok_index"].tolist(), shard["frame_counts"].tolist()):
             r = row[i]
-            out[offsets[r]:offsets[r + 1]] = shard["frames"][start:start + n].astype(plan.dtype)
+            out[offsets[r]:offsets[r + 1]] = shard["frames"][start:start + n].astype(plan.dtype, copy=False)
             start += n
     _flush(out)
     return out, offsets
@@ -190,16 +190,12 @@ def _replace_from(arr: np.ndarray, dest: Path) -> None:
     next to OUTPUT, so on the same filesystem); an in-memory array is saved under a temporary name."""
     if isinstance(arr, np.memmap):
         arr.flush()
+        with open(arr.filename, "rb+") as f:  # on disk before the rename, as atomic_open does
+            os.fsync(f.fileno())
         os.replace(arr.filename, dest)
         return
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.save(f, arr)
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_open(dest, "wb") as f:
+        np.save(f, arr)
 
 
 def _write_dir(plan: Plan, summary: Summary, partial: Path) -> int:
@@ -213,10 +209,10 @@ def _write_dir(plan: Plan, summary: Summary, partial: Path) -> int:
             arrays: dict[str, np.ndarray] = {"path": np.array(plan.rels[i]), "metadata": meta,
                                              "duration": np.float64(shard["ok_samples"][j] / plan.sample_rate)}
             if plan.clip:
-                arrays["embedding"] = shard["clip"][j].astype(plan.dtype)
+                arrays["embedding"] = shard["clip"][j].astype(plan.dtype, copy=False)
             if plan.frames:
                 t = int(counts[j])
-                arrays["frame_embeddings"] = shard["frames"][start:start + t].astype(plan.dtype)
+                arrays["frame_embeddings"] = shard["frames"][start:start + t].astype(plan.dtype, copy=False)
                 arrays["timestamps"] = frame_timestamps(t, plan.hop, plan.stride, plan.sample_rate)
                 start += t
             target = dir_target(plan.output, plan.rels[i])
