@@ -107,7 +107,10 @@ def _open(path: str | os.PathLike) -> sf.SoundFile:
     try:
         return sf.SoundFile(str(p))
     except Exception as e:  # libsndfile's own message says what it could not parse
-        raise AudioDecodeError(f"{p}: cannot decode as audio ({_short(e)})") from e
+        why = _short(e)
+        if "does not exist" in why:  # libsndfile's wording for some unrecognised data (e.g. text as .mp3)
+            why = "format not recognised"
+        raise AudioDecodeError(f"{p}: cannot decode as audio ({why})") from e
 
 
 def _short(e: BaseException) -> str:
