@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import struct
+import subprocess
 from functools import partial
 from pathlib import Path
 
@@ -231,3 +233,42 @@ def test_bird_material_skips_spoken_names_and_silent_placeholders(tmp_path):
         write_audio(animals / rel, _tone(SR // 4) * amp / 0.1)
     got = {k: [Path(r.sid).name for r in v] for k, v in sources.bird_material(cache, [sources.TUXPAINT]).items()}
     assert got == {"bird": ["owl.ogg"], "event": ["cow.ogg"], "bed": []}
+
+
+@pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
+def test_builders_side_by_side_share_the_deb_cache(tmp_path, monkeypatch):
+    # `data corpus` and `data minilape` run at the same time and unpack the same packages: without
+    # the cache lock the second one's rename hit the first one's finished tree (ENOTEMPTY).
+    src = tmp_path / "src"
+    (src / "DEBIAN").mkdir(parents=True)
+    (src / "DEBIAN" / "control").write_text("Package: fake-sounds\nVersion: 1.0\nArchitecture: all\n"
+                                            "Maintainer: t <t@example.org>\nDescription: test\n")
+    write_audio(src / "usr/share/fake/a.wav", _tone(SR // 10))
+    (src / "usr/share/doc/fake-sounds").mkdir(parents=True)
+    (src / "usr/share/doc/fake-sounds/copyright").write_text("public domain\n")
+    cache = tmp_path / "cache"
+    (cache / "deb").mkdir(parents=True)
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(src), str(cache / "deb" / "fake-sounds_1.0_all.deb")],
+                   check=True, capture_output=True)
+    import os
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+    real_replace, barrier = os.replace, threading.Barrier(2, timeout=1.0)
+
+    def slow_replace(a, b):  # widen the window between unpacking and renaming
+        if str(a).endswith(".partial"):
+            try:
+                barrier.wait()  # both fetchers unpacked before either renames (times out once locked)
+            except threading.BrokenBarrierError:
+                pass
+        return real_replace(a, b)
+
+    monkeypatch.setattr(os, "replace", slow_replace)
+    with ThreadPoolExecutor(2) as pool:  # flock excludes separate open()s, threads as well as processes
+        trees = list(pool.map(lambda _: str(DebCache(cache).fetch(["fake-sounds"])["fake-sounds"]), range(2)))
+    tree = DebCache(cache).tree("fake-sounds")
+    assert set(trees) == {str(tree)}
+    assert (tree / "usr/share/fake/a.wav").is_file()
+    assert DebCache(cache).copyright("fake-sounds").read_text() == "public domain\n"
+    assert not list(tree.parent.glob("*.partial"))

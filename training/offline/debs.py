@@ -3,10 +3,14 @@
 ``DebCache(root).fetch([...])`` returns the unpacked trees. Nothing is installed: packages are
 downloaded as plain files (no root needed for download) and unpacked with ``dpkg-deb``. A package
 is unpacked into ``<name>.partial`` and renamed when complete, so an interrupted run resumes.
+Builders running at the same time (``data corpus`` and ``data minilape`` side by side) share the
+cache: ``fetch`` holds an exclusive lock on ``root/.lock`` so one downloads and unpacks while the
+other waits, then finds the trees ready.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -37,11 +41,15 @@ class DebCache:
 
     def fetch(self, packages: list[str]) -> dict[str, Path]:
         """Ensure every package is unpacked; return {package: unpacked tree}."""
-        todo = [p for p in dict.fromkeys(packages) if not self.tree(p).is_dir()]
-        if todo:
-            self._download([p for p in todo if not self._deb(p)])
-            for p in todo:
-                self._unpack(p)
+        if any(not self.tree(p).is_dir() for p in packages):
+            self.root.mkdir(parents=True, exist_ok=True)
+            with open(self.root / ".lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+                todo = [p for p in dict.fromkeys(packages) if not self.tree(p).is_dir()]
+                if todo:
+                    self._download([p for p in todo if not self._deb(p)])
+                    for p in todo:
+                        self._unpack(p)
         return {p: self.tree(p) for p in packages}
 
     def _deb(self, package: str) -> Path | None:
