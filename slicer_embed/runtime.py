@@ -15,9 +15,18 @@ What the fast path does, and why each step pays on a CPU (docs/performance.md ha
 - channels-last convolutions: oneDNN's fast kernels for 64-channel 3x3 convs (and AMX in bf16).
 - micro-batches: a batch of windows is processed ``micro_batch`` windows at a time, so block 1's
   (micro_batch, 64, 64, 97) activation stays in the L2 cache instead of streaming through DRAM.
+- ``workers`` (opt-in): micro-batches run concurrently in that many Python threads (torch ops
+  release the GIL). With ``threads=1`` each core then runs whole micro-batches on its own: no
+  OpenMP barrier between cores, which a busy machine punishes (one descheduled OpenMP thread stalls
+  the other); see docs/performance.md for when it pays.
 - ``precision="bfloat16"`` (opt-in): blocks 2-3 and the fully connected layers run in bf16 (AMX
   on CPUs that have it); block 1 (one input channel, memory-bound) and the log-mel stay float32;
   output frames are returned as float32. Within cosine 0.999 of float32 (tests/test_runtime.py).
+
+``precision="bfloat16"`` only pays on CPUs with native bf16 (AMX or avx512_bf16; elsewhere it is
+emulated and slower than float32), so asking for it on another CPU warns
+(``cpu_has_native_bfloat16``). Thread count and the OpenMP wait policy are process-wide settings
+that matter more than any option here on a shared machine (docs/performance.md).
 
 The fast path snapshots the weights; it rebuilds itself when any encoder parameter or buffer is
 modified in place, replaced, or moved to another device, so it never serves stale weights.
@@ -26,6 +35,9 @@ modified in place, replaced, or moved to another device, so it never serves stal
 from __future__ import annotations
 
 import os
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -48,7 +60,8 @@ class InferenceOptions:
     ``micro_batch``: windows per encoder call inside a batch (>= 1). ``compile``: wrap the fast
     encoder in ``torch.compile`` (needs a C++ compiler; first calls compile for tens of seconds).
     ``threads``: if set, ``torch.set_num_threads(threads)`` when the options are applied
-    (process-wide; ``None`` leaves torch's setting alone).
+    (process-wide; ``None`` leaves torch's setting alone). ``workers``: micro-batches computed
+    concurrently by this many Python threads (1 = one after the other); results are identical.
     """
 
     precision: str = "float32"
@@ -56,6 +69,7 @@ class InferenceOptions:
     micro_batch: int = DEFAULT_MICRO_BATCH
     compile: bool = False
     threads: int | None = None
+    workers: int = 1
 
     def validate(self) -> "InferenceOptions":
         if self.precision not in PRECISIONS:
@@ -65,6 +79,8 @@ class InferenceOptions:
         if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
                                          or self.threads < 1):
             raise ValueError(f"threads must be None or an int >= 1, got {self.threads!r}")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise ValueError(f"workers must be an int >= 1, got {self.workers!r}")
         return self
 
     @property
@@ -73,20 +89,77 @@ class InferenceOptions:
 
 
 def options_from_env(environ: os._Environ | dict | None = None) -> InferenceOptions | None:
-    """Options from ``SLICER_EMBED_PRECISION`` (float32|bfloat16) and ``SLICER_EMBED_THREADS``.
+    """Options from ``SLICER_EMBED_PRECISION`` (float32|bfloat16), ``SLICER_EMBED_THREADS`` and
+    ``SLICER_EMBED_WORKERS`` (integers).
 
-    Returns ``None`` when neither is set (the plain, default path). Lets scripts and the CLI opt in
+    Returns ``None`` when none is set (the plain, default path). Lets scripts and the CLI opt in
     without code changes.
     """
     env = os.environ if environ is None else environ
-    precision, threads = env.get("SLICER_EMBED_PRECISION"), env.get("SLICER_EMBED_THREADS")
-    if not precision and not threads:
+    precision = env.get("SLICER_EMBED_PRECISION")
+    ints = {field: env.get(f"SLICER_EMBED_{field.upper()}") for field in ("threads", "workers")}
+    if not precision and not any(ints.values()):
         return None
+    values: dict[str, int] = {}
+    for field, text in ints.items():
+        if text:
+            try:
+                values[field] = int(text)
+            except ValueError:
+                raise ValueError(f"SLICER_EMBED_{field.upper()}={text!r} is not an integer") from None
+    return InferenceOptions(precision=precision or "float32", **values).validate()
+
+
+def recommended_options(device: torch.device | str = "cpu", precision: str = "float32",
+                        cores: int | None = None) -> InferenceOptions:
+    """The fast-path options for a process whose job is embedding (``slicer-embed extract``).
+
+    On CPU: one torch thread per Python worker thread and one worker per core (``cores``, default
+    torch's thread count, i.e. the physical cores), so every core runs whole micro-batches with no
+    OpenMP barrier between cores: as fast as OpenMP threads on an idle machine and several times
+    faster on a busy one (docs/performance.md). It sets the process-wide torch thread count to 1,
+    so it is meant for processes that only embed. Elsewhere (CUDA, MPS): just the precision.
+    """
+    if torch.device(device).type != "cpu":
+        return InferenceOptions(precision=precision).validate()
+    cores = cores or torch.get_num_threads()
+    return InferenceOptions(precision=precision, threads=1, workers=max(1, cores)).validate()
+
+
+def cpu_has_native_bfloat16(capability: dict[str, Any] | None = None) -> bool:
+    """Whether this CPU computes bfloat16 natively (AMX-BF16 tiles or AVX512-BF16 instructions).
+
+    ``capability`` is torch's CPU feature dict (``torch._C._cpu._get_cpu_capability()``, a private
+    API, hence the fallback to ``/proc/cpuinfo``); pass one to test the decision.
+    """
+    if capability is None:
+        try:
+            capability = dict(torch._C._cpu._get_cpu_capability())
+        except (AttributeError, RuntimeError, TypeError):
+            capability = _cpuinfo_flags()
+    return bool(capability.get("amx_bf16") or capability.get("avx512_bf16"))
+
+
+def _cpuinfo_flags() -> dict[str, bool]:
     try:
-        n = int(threads) if threads else None
-    except ValueError:
-        raise ValueError(f"SLICER_EMBED_THREADS={threads!r} is not an integer") from None
-    return InferenceOptions(precision=precision or "float32", threads=n).validate()
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return {flag: True for flag in line.split(":", 1)[1].split()}
+    except OSError:
+        pass
+    return {}
+
+
+def warn_if_bfloat16_is_emulated(options: InferenceOptions, device: torch.device,
+                                 capability: dict[str, Any] | None = None) -> bool:
+    """Warn (and return True) when bfloat16 is asked for on a CPU that would emulate it."""
+    if options.precision != "bfloat16" or device.type != "cpu" or cpu_has_native_bfloat16(capability):
+        return False
+    warnings.warn("precision='bfloat16' on a CPU without AMX-BF16 or AVX512-BF16: bfloat16 is emulated "
+                  "there and usually slower than the float32 fast path (model.optimize('float32'))",
+                  RuntimeWarning, stacklevel=3)
+    return True
 
 
 # -------------------------------------------------------------------------------------------------
@@ -197,12 +270,45 @@ def fast_forward(model: Any, options: InferenceOptions, wave: torch.Tensor) -> t
     """
     fast = getattr(model, "_fast_encoder", None)
     if fast is None or fast.options != options or fast.stamp != weights_stamp(model.encoder):
+        if fast is None or fast.options != options:  # once per options, not at every weight change
+            warn_if_bfloat16_is_emulated(options, next(model.encoder.parameters()).device)
         fast = FastEncoder(model.encoder, options)
         object.__setattr__(model, "_fast_encoder", fast)  # a plain attribute: not a submodule
     if wave.dim() != 2:
         raise ValueError(f"model expects waveforms (batch, samples), got shape {tuple(wave.shape)}")
-    parts = [fast(model.log_mel(chunk)) for chunk in wave.split(options.micro_batch)]
+    chunks = wave.split(options.micro_batch)
+    if options.workers > 1 and len(chunks) > 1:
+        def one(chunk: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode():  # grad mode is per thread: workers start with grad enabled
+                return fast(model.log_mel(chunk))
+        parts = list(_pool(options.workers).map(one, chunks))
+    else:
+        parts = [fast(model.log_mel(chunk)) for chunk in chunks]
     return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """One shared thread pool per size (created on first use, reused by every model)."""
+    with _POOLS_LOCK:
+        if workers not in _POOLS:
+            _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="slicer-embed")
+        return _POOLS[workers]
+
+
+def _forget_pools_in_child() -> None:
+    # A forked child (e.g. a DataLoader worker) inherits the pool objects but not their threads:
+    # work submitted to them would never run. It also inherits the lock in whatever state it was.
+    global _POOLS_LOCK
+    _POOLS.clear()
+    _POOLS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
 def apply_threads(options: InferenceOptions) -> None:

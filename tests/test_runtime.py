@@ -154,6 +154,7 @@ def test_fast_encoder_rejects_bad_shapes(model):
 
 @pytest.mark.parametrize("kwargs, match", [({"precision": "float16"}, "precision='float16'"),
                                            ({"micro_batch": 0}, "micro_batch"),
+                                           ({"workers": 0}, "workers"),
                                            ({"threads": 0}, "threads")])
 def test_options_are_validated(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -164,6 +165,10 @@ def test_options_from_environment():
     assert options_from_env({}) is None
     assert options_from_env({"SLICER_EMBED_PRECISION": "bfloat16"}) == InferenceOptions(precision="bfloat16")
     assert options_from_env({"SLICER_EMBED_THREADS": "2"}) == InferenceOptions(threads=2)
+    assert options_from_env({"SLICER_EMBED_WORKERS": "2", "SLICER_EMBED_THREADS": "1"}) == \
+        InferenceOptions(threads=1, workers=2)
+    with pytest.raises(ValueError, match="SLICER_EMBED_WORKERS"):
+        options_from_env({"SLICER_EMBED_WORKERS": "many"})
     with pytest.raises(ValueError, match="SLICER_EMBED_THREADS"):
         options_from_env({"SLICER_EMBED_THREADS": "two"})
 
@@ -176,3 +181,76 @@ def test_environment_opts_every_model_in(speech):
     assert res.stdout.split() == ["bfloat16", "1"]
     res = run_python(code, env={"SLICER_EMBED_PRECISION": "int4"})
     assert res.returncode != 0 and "precision='int4'" in res.stderr
+
+
+def test_native_bfloat16_detection_and_warning():
+    from slicer_embed.runtime import cpu_has_native_bfloat16, warn_if_bfloat16_is_emulated
+    assert cpu_has_native_bfloat16({"amx_bf16": True})
+    assert cpu_has_native_bfloat16({"avx512_bf16": True, "amx_bf16": False})
+    assert not cpu_has_native_bfloat16({"avx512_f": True})
+    assert isinstance(cpu_has_native_bfloat16(), bool)  # this machine: whatever it is, no crash
+    bf16, cpu = InferenceOptions(precision="bfloat16"), torch.device("cpu")
+    with pytest.warns(RuntimeWarning, match="emulated"):
+        assert warn_if_bfloat16_is_emulated(bf16, cpu, {"avx2": True})
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not warn_if_bfloat16_is_emulated(bf16, cpu, {"amx_bf16": True})
+        assert not warn_if_bfloat16_is_emulated(InferenceOptions(), cpu, {})  # float32 never warns
+        assert not warn_if_bfloat16_is_emulated(bf16, torch.device("cuda"), {})  # GPUs: not our call
+
+
+def test_bfloat16_on_an_emulating_cpu_warns_once(model, speech, monkeypatch):
+    import slicer_embed.runtime as rt
+    monkeypatch.setattr(rt, "cpu_has_native_bfloat16", lambda capability=None: False)
+    m = copy.deepcopy(model).optimize("bfloat16")
+    with pytest.warns(RuntimeWarning, match="emulated"):
+        m.embed(speech, SR)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m.embed(speech, SR)  # the fast encoder exists: no second warning
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_concurrent_micro_batches_give_identical_results(trained_like, signals, precision):
+    serial = copy.deepcopy(trained_like).optimize(precision, micro_batch=2)
+    threaded = copy.deepcopy(trained_like).optimize(precision, micro_batch=2, workers=2)
+    x = torch.from_numpy(np.stack([np.resize(s, 15360) for s in signals] * 2))  # 10 windows: 5 micro-batches
+    with torch.inference_mode():
+        want = serial(x)
+        assert torch.equal(threaded(x), want)
+    with torch.no_grad():  # no_grad (not inference mode) callers take the same path
+        assert torch.equal(threaded(x), want)
+    np.testing.assert_array_equal(threaded.embed(signals, SR, batch_size=4), serial.embed(signals, SR, batch_size=4))
+
+
+def test_recommended_options():
+    from slicer_embed.runtime import recommended_options
+    assert recommended_options("cpu", cores=4) == InferenceOptions(threads=1, workers=4)
+    assert recommended_options("cpu", "bfloat16", cores=2) == InferenceOptions("bfloat16", threads=1, workers=2)
+    assert recommended_options("cuda", "bfloat16") == InferenceOptions("bfloat16")
+    assert recommended_options().workers == max(1, torch.get_num_threads())
+    with pytest.raises(ValueError, match="precision"):
+        recommended_options("cpu", "float16")
+
+
+def _embed_in_child(model, x, queue):
+    with torch.inference_mode():
+        queue.put(model(x).numpy())
+
+
+def test_concurrent_micro_batches_work_in_a_forked_child(model):
+    import multiprocessing as mp
+    m = copy.deepcopy(model).optimize(micro_batch=1, workers=2)
+    x = torch.from_numpy(np.stack([tone(440, 0.96), tone(880, 0.96)]))
+    with torch.inference_mode():
+        want = m(x).numpy()  # the parent's pool now exists
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_embed_in_child, args=(m, x, queue))
+    child.start()
+    got = queue.get(timeout=60)  # a stale, thread-less pool would hang here
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    np.testing.assert_array_equal(got, want)
