@@ -6,7 +6,7 @@ resident set size of the whole process tree (main process + DataLoader decoding 
 50 ms. Prints a table; numbers are in MiB. Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_memory.py [--long-minutes 120] [--num-workers 1]
-        [--level clip] [--precision float32|bfloat16] [--fast]
+        [--level clip] [--precision float32|bfloat16] [--exact]
 
 At ``--level frame``/``both`` memory grows with the frames of the file being embedded (8 KiB per
 80 ms frame in float32: they are the output); only ``clip`` is expected to stay flat.
@@ -100,11 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--level", choices=("clip", "frame", "both"), default="clip")
     p.add_argument("--precision", choices=("float32", "bfloat16"), default=None)
-    p.add_argument("--fast", action="store_true", help="extract's float32 fast path")
+    p.add_argument("--exact", action="store_true", help="extract's plain float32 graph (default: the fast path)")
     args = p.parse_args(argv)
     import slicer_embed
 
-    extra = (["--precision", args.precision] if args.precision else []) + (["--fast"] if args.fast else [])
+    extra = (["--precision", args.precision] if args.precision else []) + (["--exact"] if args.exact else [])
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:

@@ -1,8 +1,9 @@
-"""``extract --precision/--fast/--threads``: the fast inference path of slicer_embed/runtime.py.
+"""``extract --exact/--precision/--threads``: the fast inference path of slicer_embed/runtime.py.
 
-Default: the plain float32 graph (rows as ``load().embed()``); ``--fast``: the float32 fast path
-(same rows up to float rounding); ``--precision bfloat16``: within cosine 0.999 of float32. The
-numerics are recorded in the metadata and are part of the resume fingerprint.
+Default: the float32 fast path, one torch thread per core-worker on CPU (rows as ``load().embed()``
+up to float rounding); ``--exact``: the plain float32 graph (rows bit-equal to ``load().embed()``);
+``--precision bfloat16``: within cosine 0.999 of float32. The numerics are recorded in the metadata
+and are part of the resume fingerprint.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from test_extract_data import make_model, tone
 
+import slicer_embed
+from slicer_embed.audio import load_audio
 from slicer_embed.commands.extract import main
 
 # float32 fast path vs plain graph: folded BatchNorm and another conv algorithm (tests/test_runtime.py)
@@ -27,7 +31,7 @@ def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    """Three short files (mono 16 kHz, stereo 44.1 kHz, 22.05 kHz) and the default (plain) output."""
+    """Three short files (mono 16 kHz, stereo 44.1 kHz, 22.05 kHz) and the ``--exact`` (plain) output."""
     root = tmp_path_factory.mktemp("precision")
     src = root / "src"
     (src / "sub").mkdir(parents=True)
@@ -37,7 +41,7 @@ def folder(tmp_path_factory):
     model_dir = make_model(root)
     ref = root / "ref.npz"
     assert main([str(src), str(ref), "--model", str(model_dir), "--level", "both", "--num-workers", "0",
-                 "-q"]) == 0
+                 "-q", "--exact"]) == 0
     return src, model_dir, ref
 
 
@@ -53,20 +57,27 @@ def _meta(z: dict) -> dict:
     return json.loads(str(z["metadata"]))
 
 
-def test_default_is_the_plain_float32_graph(folder):
-    z = np.load(folder[2], allow_pickle=False)
-    meta = _meta(z)
+def test_exact_is_the_plain_graph_bit_for_bit(folder):
+    src, model_dir, ref = folder
+    z = np.load(ref, allow_pickle=False)
+    meta = _meta(dict(z))
     assert (meta["precision"], meta["fast_path"]) == ("float32", False)
-    assert meta["options"]["precision"] is None and meta["options"]["fast"] is False
+    assert meta["options"]["exact"] is True
+    model = slicer_embed.load(model_dir)
+    for row, rel in zip(z["embeddings"], z["paths"]):
+        np.testing.assert_array_equal(row, model.embed(load_audio(src / str(rel), 16000), 16000))
 
 
-def test_fast_float32_equals_the_plain_rows(folder, tmp_path):
+def test_default_is_the_fast_float32_path_with_one_thread_per_core(folder, tmp_path):
     ref = dict(np.load(folder[2], allow_pickle=False))
-    z = _run(folder, tmp_path / "fast.npz", "--fast", "--threads", "1")
+    z = _run(folder, tmp_path / "fast.npz")
     assert (_meta(z)["precision"], _meta(z)["fast_path"]) == ("float32", True)
-    assert _meta(z)["options"]["threads"] == 1
+    assert _meta(z)["options"]["exact"] is False and _meta(z)["options"]["threads"] is None
+    assert torch.get_num_threads() == 1  # recommended_options: whole micro-batches per core-worker
     np.testing.assert_allclose(z["embeddings"], ref["embeddings"], **FAST_TOL)
     np.testing.assert_allclose(z["frame_embeddings"], ref["frame_embeddings"], **FAST_TOL)
+    z2 = _run(folder, tmp_path / "fast2.npz", "--fast", "--threads", "1")  # the old flag still works
+    np.testing.assert_array_equal(z2["embeddings"], z["embeddings"])  # same kernels, one thread each
 
 
 def test_bfloat16_rows_within_cosine_0999_of_float32(folder, tmp_path):
@@ -86,6 +97,9 @@ def test_precision_flag_overrides_the_environment(folder, tmp_path, monkeypatch)
     z = _run(folder, tmp_path / "env.npz")
     assert _meta(z)["precision"] == "bfloat16"
     z = _run(folder, tmp_path / "flag.npz", "--precision", "float32")
+    assert (_meta(z)["precision"], _meta(z)["fast_path"]) == ("float32", True)
+    np.testing.assert_allclose(z["embeddings"], np.load(folder[2])["embeddings"], **FAST_TOL)
+    z = _run(folder, tmp_path / "exact.npz", "--exact")
     assert (_meta(z)["precision"], _meta(z)["fast_path"]) == ("float32", False)
     np.testing.assert_array_equal(z["embeddings"], np.load(folder[2])["embeddings"])
 
@@ -99,7 +113,7 @@ def test_resume_refuses_to_mix_precisions(folder, tmp_path, capsys):
         assert main(args + ["--precision", "bfloat16", "--on-error", "raise"]) == 1
         assert (tmp_path / "r.npz.partial").is_dir() and not out.exists()
         assert main(args + ["--resume"]) == 2
-        assert "different fast_path, precision" in capsys.readouterr().err
+        assert "different precision" in capsys.readouterr().err
         assert main(args + ["--resume", "--precision", "bfloat16"]) == 1  # the bad file stays failed
     finally:
         (src / "0_bad.wav").unlink()
@@ -108,9 +122,10 @@ def test_resume_refuses_to_mix_precisions(folder, tmp_path, capsys):
     assert (tmp_path / "r.npz.errors.tsv").read_text().splitlines()[1].startswith("0_bad.wav\t")
 
 
-@pytest.mark.parametrize("bad", [["--threads", "0"], ["--precision", "float16"]])
+@pytest.mark.parametrize("bad", [["--threads", "0"], ["--precision", "float16"],
+                                 ["--exact", "--precision", "bfloat16"]])
 def test_bad_numerics_flags_exit_2(folder, tmp_path, bad, capsys):
     src, model_dir, _ = folder
     assert main([str(src), str(tmp_path / "x.npz"), "--model", str(model_dir), *bad]) == 2
-    assert bad[0] in capsys.readouterr().err
+    assert bad[-2] in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()

@@ -45,13 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64, help="0.96 s windows per encoder call (default 64)")
     p.add_argument("--num-workers", type=int, default=2, help="decoding processes; 0 = main process")
     p.add_argument("--precision", choices=PRECISIONS, default=None,
-                   help="encoder numerics: float32 (default; the plain model's exact numbers) or bfloat16 "
-                        "(opt-in fast path, within cosine 0.999 of float32)")
-    p.add_argument("--fast", action="store_true",
-                   help="fast inference path in float32 (folded BatchNorm, channels-last): equal to the "
-                        "plain model up to ~1e-6, several times faster on CPU")
+                   help="encoder numerics: float32 (default: the plain model's numbers up to ~1e-6) or "
+                        "bfloat16 (opt-in, within cosine 0.999 of float32; fast on CPUs with AVX512-BF16/AMX)")
+    p.add_argument("--exact", action="store_true",
+                   help="run the plain float32 module graph instead of the fast path: rows bit-equal to "
+                        "load().embed(), about 2.4x slower on CPU")
+    p.add_argument("--fast", action="store_true", help=argparse.SUPPRESS)  # the default since 0.1; kept for scripts
     p.add_argument("--threads", type=int, default=None,
-                   help="torch threads for the encoder (default: torch's choice / OMP_NUM_THREADS)")
+                   help="torch OpenMP threads inside each encoder op (default on CPU: one thread per core, "
+                        "each computing whole batches)")
     p.add_argument("--ext", default=",".join(DEFAULT_EXTENSIONS),
                    help="comma-separated extensions to pick up in directories/globs")
     p.add_argument("--no-recursive", action="store_true", help="do not descend into subfolders")
@@ -72,7 +74,7 @@ def options_from_args(a: argparse.Namespace) -> ExtractOptions:
                           batch_size=a.batch_size, num_workers=a.num_workers, fmt=a.fmt, extensions=exts,
                           recursive=not a.no_recursive, overwrite=a.overwrite, resume=a.resume,
                           on_error=a.on_error, quiet=a.quiet, checkpoint_seconds=a.checkpoint_seconds,
-                          precision=a.precision, fast=a.fast, threads=a.threads)
+                          precision=a.precision, exact=a.exact, threads=a.threads)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from ..config import POOLINGS
-from ..runtime import PRECISIONS, InferenceOptions
+from ..runtime import PRECISIONS, InferenceOptions, recommended_options
 from .sources import DEFAULT_EXTENSIONS
 
 LEVELS = ("clip", "frame", "both")
@@ -38,11 +38,12 @@ class ExtractOptions:
     on_error: str = "skip"
     quiet: bool = False
     checkpoint_seconds: float = 60.0  # how often finished work is saved to OUTPUT.partial/
-    # Encoder numerics (slicer_embed/runtime.py). None/False leave the model as loaded: the plain
-    # float32 graph, unless SLICER_EMBED_PRECISION/SLICER_EMBED_THREADS opt every model in.
-    precision: str | None = None  # "float32" | "bfloat16" (bfloat16 implies the fast path)
-    fast: bool = False  # the fast path in float32: plain-model rows to ~1e-6, several times faster on CPU
-    threads: int | None = None  # torch intra-op threads of the encoder process (None = torch's default)
+    # Encoder numerics (slicer_embed/runtime.py). By default the fast path in float32 (the plain
+    # model's rows up to float rounding, ~1e-6), with one torch thread per core-worker on CPU
+    # (runtime.recommended_options): 2.4x the plain graph end to end (docs/performance.md).
+    precision: str | None = None  # "float32" | "bfloat16"; None = SLICER_EMBED_PRECISION or float32
+    exact: bool = False  # the plain module graph: rows bit-equal to load().embed()
+    threads: int | None = None  # torch intra-op threads (None = one per core-worker, or the environment's)
 
     def validate(self) -> ExtractOptions:
         _one_of("--level", self.level, LEVELS)
@@ -56,6 +57,8 @@ class ExtractOptions:
             raise ValueError(f"--num-workers must be >= 0, got {self.num_workers}")
         if self.precision is not None:
             _one_of("--precision", self.precision, PRECISIONS)
+        if self.exact and self.precision == "bfloat16":
+            raise ValueError("--exact computes the plain float32 graph; it excludes --precision bfloat16")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {self.threads}")
         if self.checkpoint_seconds < 0:
@@ -65,18 +68,28 @@ class ExtractOptions:
         return self
 
     def configure(self, model: Any) -> None:
-        """Apply ``--threads``, ``--precision`` and ``--fast`` to a loaded ``SlicerModel``.
+        """Apply ``--exact``, ``--precision`` and ``--threads`` to a loaded ``SlicerModel``.
 
-        No flag: the model is left as loaded. ``--fast`` or ``--precision bfloat16``: the fast path
-        (``model.optimize``). ``--precision float32`` alone: the plain graph, whatever the
-        environment asked for, so that the flag always means the exact float32 numbers.
+        Flags win over the environment (``SLICER_EMBED_PRECISION/THREADS/WORKERS``, already applied
+        when the model was built), which wins over the defaults. ``--exact``: the plain graph.
+        Otherwise the fast path: with ``--threads N`` (or the environment's threads) torch's N OpenMP
+        threads inside each op; else ``recommended_options``: on CPU one torch thread per
+        core-worker, which no other process on the machine can stall at an OpenMP barrier.
         """
-        if self.threads is not None:
-            torch.set_num_threads(self.threads)  # the encoder's process only; workers use one thread
-        if self.fast or self.precision == "bfloat16":
-            model.set_inference_options(InferenceOptions(precision=self.precision or "float32"))
-        elif self.precision == "float32":
+        env = model.inference_options  # None unless the environment opted every model in
+        if self.exact:
+            if self.threads is not None:
+                torch.set_num_threads(self.threads)
             model.set_inference_options(None)
+            return
+        precision = self.precision or (env.precision if env is not None else "float32")
+        if self.threads is not None:
+            options = InferenceOptions(precision=precision, threads=self.threads)
+        elif env is not None and (env.threads is not None or env.workers > 1):
+            options = InferenceOptions(precision=precision, threads=env.threads, workers=env.workers)
+        else:
+            options = recommended_options(model.device, precision)
+        model.set_inference_options(options.validate())
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
