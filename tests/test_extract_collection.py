@@ -146,7 +146,7 @@ def test_on_error_raise_stops_at_first_bad_file(collection, tmp_path, capsys):
     assert capsys.readouterr().err.count("skipped ") == 1  # stopped at the first
 
 
-def test_usage_and_model_errors_exit_2(collection, tmp_path, capsys):
+def test_usage_and_model_errors_exit_2(collection, tmp_path, capsys, monkeypatch):
     root, src, good, bad, model_dir, model = collection
     m = ["--model", str(model_dir)]
     assert main([str(src), str(tmp_path / "x.npy"), "--level", "frame", *m]) == 2
@@ -155,7 +155,9 @@ def test_usage_and_model_errors_exit_2(collection, tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert main([str(src), str(tmp_path / "x.txt"), *m]) == 2
     assert "unknown output extension" in capsys.readouterr().err
-    assert main([str(src), str(tmp_path / "x.npz")]) == 2  # no --model and no bundled default
+    with monkeypatch.context() as mp:  # no --model and a build without the bundled default
+        mp.setattr(slicer_embed.hub, "BUNDLED_DIR", tmp_path / "no-weights")
+        assert main([str(src), str(tmp_path / "x.npz")]) == 2
     assert "no default pretrained model" in capsys.readouterr().err
     assert main([str(src), str(tmp_path / "x.npz"), "--model", str(tmp_path)]) == 2
     assert "config.json" in capsys.readouterr().err

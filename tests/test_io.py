@@ -120,8 +120,9 @@ def test_config_round_trip():
     assert ModelConfig.from_dict(json.loads(cfg.to_json())) == cfg
 
 
-def test_missing_model_messages(tmp_path):
-    if not (slicer_embed.hub.BUNDLED_DIR / "model.safetensors").exists():
+def test_missing_model_messages(tmp_path, monkeypatch):
+    with monkeypatch.context() as m:  # a build without the bundled default: a clear error, never random weights
+        m.setattr(slicer_embed.hub, "BUNDLED_DIR", tmp_path / "no-weights")
         with pytest.raises(ModelNotFoundError, match="no default pretrained model"):
             load()
     with pytest.raises(ModelNotFoundError, match="no such model folder"):
@@ -131,10 +132,10 @@ def test_missing_model_messages(tmp_path):
         load(tmp_path / "empty")
 
 
-def test_create_model_pretrained_needs_default():
-    if not (slicer_embed.hub.BUNDLED_DIR / "model.safetensors").exists():
-        with pytest.raises(ModelNotFoundError):
-            create_model(pretrained=True)
+def test_create_model_pretrained_needs_default(tmp_path, monkeypatch):
+    monkeypatch.setattr(slicer_embed.hub, "BUNDLED_DIR", tmp_path / "no-weights")
+    with pytest.raises(ModelNotFoundError):
+        create_model(pretrained=True)
 
 
 def test_device_argument(model_dir):
