@@ -5,6 +5,8 @@
 #
 #   slicer-embed data corpus data/corpus        # ~19 h of audio, ~6 min
 #   bash scripts/train-default-model.sh [STEPS]  # default 300 steps of 64 clips per recipe
+#   LONG=900 bash scripts/train-default-model.sh # then one 900-step run of the full recipe (runs/slicer_long)
+#   LONG=900 RECIPE=no_kmix bash scripts/train-default-model.sh   # ... of another recipe (runs/no_kmix_long)
 set -euo pipefail
 STEPS=${1:-300}
 DATA=${DATA:-data/corpus/manifest.csv}
@@ -22,6 +24,18 @@ declare -A RECIPES=(
   [mixup_rrc_instance]="--augmentations mixup,rrc --cluster-weight 0"
 )
 mkdir -p "$RUNS"
+if [[ -n "${LONG:-}" ]]; then  # one longer run of one recipe, same settings otherwise
+  name=${RECIPE:-slicer}
+  resume=()
+  compgen -G "$RUNS/${name}_long/checkpoints/*.pt" > /dev/null && resume=(--resume)
+  COMMON=("${COMMON[@]/#$STEPS/$LONG}")
+  # shellcheck disable=SC2086
+  OMP_NUM_THREADS=1 slicer-embed train --data "$DATA" --out "$RUNS/${name}_long" "${COMMON[@]}" ${RECIPES[$name]} \
+    "${resume[@]}" > "$RUNS/${name}_long.log" 2>&1 &
+  echo $! >> "$RUNS/pause.pids"
+  wait
+  exit 0
+fi
 : > "$RUNS/pause.pids"
 for name in slicer no_kmix no_cluster mixup_rrc_instance; do
   resume=()
