@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from ..audio import stream_audio
+from .memory import pin_mmap_threshold
 from ..windows import iter_windows, valid_frames
 
 DONE, FAIL = "done", "fail"
@@ -132,6 +133,7 @@ def _keep(batch: Batch) -> Batch:
 
 def _worker_init(_: int) -> None:
     torch.set_num_threads(1)  # workers only decode; the encoder's threads belong to the main process
+    pin_mmap_threshold()  # flat memory over long files; free here (decode blocks are small)
 
 
 def make_loader(items: Sequence[tuple[int, str]], spec: WindowSpec, batch_size: int,
