@@ -9,6 +9,7 @@ pinning); a local path never touches the network.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -60,6 +61,8 @@ def save_pretrained(model: Any, directory: str | os.PathLike, *, model_card: str
             "schema_version": str(model.config.schema_version)}
     tmp_weights = directory / (WEIGHTS_NAME + ".tmp")
     save_file(tensors, str(tmp_weights), metadata=meta)
+    _canonical_header(tmp_weights)
+    _default_permissions(tmp_weights)
     sha = file_sha256(tmp_weights)
     config = model.config.replace(provenance={**dict(model.config.provenance), "weights_sha256": sha})
     atomic_write_text(directory / CONFIG_NAME, config.to_json())
@@ -67,6 +70,33 @@ def save_pretrained(model: Any, directory: str | os.PathLike, *, model_card: str
     if model_card is not None:
         atomic_write_text(directory / README_NAME, model_card)
 
+
+
+def _canonical_header(path: Path) -> None:
+    """Rewrite a safetensors header with sorted keys, in place, so equal weights give equal files.
+
+    safetensors serialises the metadata from a hash map whose order changes from run to run, so the
+    same weights saved twice had different sha256s. Sorting changes neither the header's length
+    (same compact JSON) nor any tensor offset (they are relative to the end of the header).
+    """
+    with open(path, "r+b") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        canonical = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+        if len(canonical) <= n:
+            f.seek(8)
+            f.write(canonical + b" " * (n - len(canonical)))  # the format allows trailing spaces
+
+
+def _default_permissions(path: Path) -> None:
+    """Give ``path`` the mode an ordinary ``open()`` would (0666 minus the umask).
+
+    safetensors creates its files 0600, so a model saved by root and installed system-wide (the
+    bundled default goes into the wheel with its file mode) would be unreadable to other users.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -146,3 +146,32 @@ def test_device_argument(model_dir):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             load(model_dir, device="cuda")
+
+
+def test_saved_files_get_ordinary_permissions(tmp_path):
+    # safetensors writes 0600; a default model saved that way and shipped in the wheel would be
+    # unreadable to users other than the one who installed it.
+    import os
+    umask = os.umask(0o022)
+    try:
+        create_model(seed=0).save_pretrained(tmp_path)
+    finally:
+        os.umask(umask)
+    for name in ("model.safetensors", "config.json"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+    assert (slicer_embed.hub.BUNDLED_DIR / "config.json").stat().st_mode & 0o044  # shipped files: world-readable
+
+
+def test_saving_the_same_weights_twice_gives_the_same_file(tmp_path):
+    # safetensors' metadata comes out of a hash map in a different order each run; the header is
+    # canonicalised so the sha256 in config.json and the CHANGELOG identifies the weights.
+    import hashlib
+    m = create_model(seed=3)
+    shas = set()
+    for i in range(4):
+        m.save_pretrained(tmp_path / str(i))
+        shas.add(hashlib.sha256((tmp_path / str(i) / "model.safetensors").read_bytes()).hexdigest())
+    assert len(shas) == 1
+    loaded = load(tmp_path / "0", device="cpu")
+    for k, v in m.state_dict().items():
+        assert torch.equal(loaded.state_dict()[k], v), k
