@@ -81,3 +81,20 @@ def test_checkpoints_are_atomic_and_pruned(tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="bad.pt"):
         load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_cpu_preset_is_the_shipped_models_recipe():
+    # docs/results.md: the default model was trained with these values (runs/no_cluster); the shipped
+    # config.json records the same recipe in its provenance.
+    import json
+
+    from slicer_embed.hub import BUNDLED_DIR
+    cpu, default = PRESETS["cpu"], PRESETS["default"]
+    assert (cpu.batch_size, cpu.max_steps, cpu.optimizer, cpu.lr, cpu.lr_schedule) == (64, 300, "adamw", 1e-3, "cosine")
+    assert (cpu.cluster_weight, cpu.queue_size, cpu.ema_momentum) == (0.0, 8192, 0.99)
+    assert cpu.augmentation_list == default.augmentation_list and cpu.amp and cpu.channels_last
+    shipped = BUNDLED_DIR / "config.json"
+    if shipped.is_file():
+        recipe = json.loads(shipped.read_text())["provenance"]["recipe"]
+        differing = {k for k, v in cpu.to_dict().items() if recipe.get(k) != (list(v) if isinstance(v, tuple) else v)}
+        assert differing <= {"progress"}, differing  # only how the run was displayed
