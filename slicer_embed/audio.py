@@ -105,12 +105,42 @@ def _open(path: str | os.PathLike) -> sf.SoundFile:
     if p.stat().st_size == 0:
         raise AudioDecodeError(f"{p}: file is empty (0 bytes)")
     try:
-        return sf.SoundFile(str(p))
+        f = sf.SoundFile(str(p))
     except Exception as e:  # libsndfile's own message says what it could not parse
         why = _short(e)
         if "does not exist" in why:  # libsndfile's wording for some unrecognised data (e.g. text as .mp3)
             why = "format not recognised"
         raise AudioDecodeError(f"{p}: cannot decode as audio ({why})") from e
+    if f.format in ("WAV", "WAVEX"):
+        missing = _wav_missing_bytes(p)
+        if missing:
+            f.close()
+            raise AudioDecodeError(f"{p}: truncated WAV file: its header declares {missing:,} more bytes "
+                                   "of audio than the file holds")
+    return f
+
+
+def _wav_missing_bytes(p: Path) -> int:
+    """Bytes of the ``data`` chunk a RIFF/WAVE header declares but the file lacks (0 if complete).
+
+    libsndfile silently shortens a truncated WAV to what is there, so a half-copied file would
+    embed as a shorter clip; we report it instead. Streaming writers' placeholder sizes (0 and
+    0xFFFFFFFF) are not taken as declarations.
+    """
+    size = p.stat().st_size
+    with open(p, "rb") as fh:
+        head = fh.read(65536)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return 0
+    pos = 12
+    while pos + 8 <= len(head):
+        cid, n = head[pos:pos + 4], int.from_bytes(head[pos + 4:pos + 8], "little")
+        if cid == b"data":
+            if n in (0, 0xFFFFFFFF):
+                return 0
+            return max(0, n - (size - (pos + 8)))
+        pos += 8 + n + (n & 1)  # chunks are word-aligned
+    return 0
 
 
 def _short(e: BaseException) -> str:

@@ -53,6 +53,7 @@ def test_hostile_folder_npz_both_levels(collection, tmp_path, capsys):
         assert f"skipped {name}:" in err
     assert "empty" in errors["bad_empty.wav"] and "zero length" in errors["bad_zero_length.wav"]
     assert "decoding failed" in errors["nested/bad_truncated.flac"]
+    assert "truncated WAV" in errors["nested/bad_truncated.wav"]
     assert all(reason.strip() for reason in errors.values())
 
     z = np.load(out, allow_pickle=False)  # no object arrays anywhere

@@ -72,15 +72,16 @@ def make_bad(root: Path) -> list[str]:
     rng = np.random.default_rng(7)
     (root / "bad_corrupt.flac").write_bytes(b"fLaC" + rng.integers(0, 256, 3000, dtype=np.uint8).tobytes())
     (root / "bad_garbage.wav").write_bytes(rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
-    # A FLAC cut in half, as an interrupted copy leaves it: the header is intact, the frames are not.
-    # (A WAV cut short is not "bad" to libsndfile: it decodes the samples that are there.)
-    whole = root / "nested" / ".whole.flac"
-    sf.write(whole, tone(2.0, 16000, 350.0, seed=9), 16000)
-    data = whole.read_bytes()
-    whole.unlink()
-    (root / "nested" / "bad_truncated.flac").write_bytes(data[:len(data) // 2])
+    # A FLAC and a WAV cut in half, as an interrupted copy leaves them: the headers are intact, the
+    # audio is not. (libsndfile decodes the half WAV without complaint; audio.py checks its header.)
+    for ext in ("flac", "wav"):
+        whole = root / "nested" / f".whole.{ext}"
+        sf.write(whole, tone(2.0, 16000, 350.0, seed=9), 16000)
+        data = whole.read_bytes()
+        whole.unlink()
+        (root / "nested" / f"bad_truncated.{ext}").write_bytes(data[:len(data) // 2])
     return sorted(["bad_empty.wav", "bad_zero_length.wav", "nested/bad_text.mp3", "bad_corrupt.flac",
-                   "bad_garbage.wav", "nested/bad_truncated.flac"], key=_walk_order)
+                   "bad_garbage.wav", "nested/bad_truncated.flac", "nested/bad_truncated.wav"], key=_walk_order)
 
 
 def _walk_order(rel: str) -> tuple:

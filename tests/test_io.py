@@ -175,3 +175,23 @@ def test_saving_the_same_weights_twice_gives_the_same_file(tmp_path):
     loaded = load(tmp_path / "0", device="cpu")
     for k, v in m.state_dict().items():
         assert torch.equal(loaded.state_dict()[k], v), k
+
+
+def test_truncated_wav_is_reported_not_silently_shortened(tmp_path):
+    import soundfile as sf
+
+    from slicer_embed.audio import AudioDecodeError, _wav_missing_bytes, load_audio
+    x = (np.random.default_rng(0).standard_normal(16000) * 0.1).astype(np.float32)
+    sf.write(tmp_path / "whole.wav", x, 16000)
+    data = (tmp_path / "whole.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(data[:-1000])
+    assert _wav_missing_bytes(tmp_path / "whole.wav") == 0
+    assert _wav_missing_bytes(tmp_path / "cut.wav") == 1000
+    with pytest.raises(AudioDecodeError, match=r"cut\.wav: truncated WAV file.*1,000 more bytes"):
+        load_audio(tmp_path / "cut.wav", 16000)
+    # a streaming writer's placeholder size (0xFFFFFFFF) is not a declaration: the file decodes
+    i = data.index(b"data")
+    stream = data[:i + 4] + (0xFFFFFFFF).to_bytes(4, "little") + data[i + 8:]
+    (tmp_path / "stream.wav").write_bytes(stream)
+    assert _wav_missing_bytes(tmp_path / "stream.wav") == 0
+    assert len(load_audio(tmp_path / "stream.wav", 16000)) == 16000
