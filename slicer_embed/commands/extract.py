@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "bfloat16 (opt-in, within cosine 0.999 of float32; fast on CPUs with AVX512-BF16/AMX)")
     p.add_argument("--exact", action="store_true",
                    help="run the plain float32 module graph instead of the fast path: rows bit-equal to "
-                        "load().embed(), about 2.4x slower on CPU")
+                        "load().embed(), about 3x slower on CPU")
     p.add_argument("--fast", action="store_true", help=argparse.SUPPRESS)  # the default since 0.1; kept for scripts
     p.add_argument("--threads", type=int, default=None,
                    help="torch OpenMP threads inside each encoder op (default on CPU: one thread per core, "
