@@ -38,3 +38,11 @@ def test_wheel_contents(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "slicer_embed/training/__init__.py" in names and not any(n.startswith("training/") for n in names)
     assert "slicer_embed/py.typed" in names and "slicer_embed/hear.py" in names
+    bundled = ROOT / "slicer_embed" / "weights" / "model.safetensors"
+    if bundled.is_file():  # the default model travels in the wheel, readable by every user
+        zf = zipfile.ZipFile(wheel)
+        for name in ("slicer_embed/weights/model.safetensors", "slicer_embed/weights/config.json",
+                     "slicer_embed/MODEL_CARD.md"):
+            assert name in names, name
+            assert (zf.getinfo(name).external_attr >> 16) & 0o044 == 0o044, name
+        assert zf.getinfo("slicer_embed/weights/model.safetensors").file_size == bundled.stat().st_size
