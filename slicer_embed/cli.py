@@ -8,6 +8,7 @@ training code. Exit status: 0 success, 1 some inputs failed, 2 usage or model er
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Sequence
 
@@ -50,7 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"slicer-embed {name}: cannot load ({e}); training verbs need the 'train' extra: "
               f"pip install 'slicer-embed[train]'", file=sys.stderr)
         return 2
-    return int(module.main(argv[1:]) or 0)
+    try:
+        return int(module.main(argv[1:]) or 0)
+    except BrokenPipeError:
+        # `slicer-embed info | head`: the reader left. Point stdout at /dev/null so the interpreter's
+        # final flush does not raise again, and exit quietly as other Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -93,3 +93,12 @@ def test_download_then_extract_offline(tmp_path):
     meta = json.loads((tmp_path / "e.json").read_text())["metadata"]
     assert meta["model_revision"] == sha and meta["model_source"] == "hf-hub:slicer/test-model"
     np.testing.assert_allclose(slicer_embed.load(local).embed_file(wav), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_output_cut_short_by_a_pipe_is_not_a_traceback():
+    # `slicer-embed info --card | head -1`: the reader closes the pipe after one line
+    r = subprocess.run(f"{sys.executable} -m slicer_embed info --card | head -1", shell=True,
+                       capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.stdout.strip() == "versions:"
+    assert "Traceback" not in r.stderr and "BrokenPipeError" not in r.stderr, r.stderr
