@@ -1,6 +1,6 @@
 """Make a trained model the package's bundled default (``slicer_embed/weights/``).
 
-    python scripts/ship_default_model.py runs/slicer_long/model --note "mini-LAPE mean 47.1 (docs/results.md)"
+    python scripts/ship_default_model.py runs/no_cluster/model --note "mini-LAPE mean 53.3 (docs/results.md)"
 
 Copies the model's weights as float32 (config.json + model.safetensors, the sha256 recorded in the
 config's provenance, as ``save_pretrained`` does), adds ``provenance.shipped_as_default`` and the given

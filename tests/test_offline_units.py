@@ -252,7 +252,6 @@ def test_builders_side_by_side_share_the_deb_cache(tmp_path, monkeypatch):
                    check=True, capture_output=True)
     import os
     import threading
-    import time
     from concurrent.futures import ThreadPoolExecutor
     real_replace, barrier = os.replace, threading.Barrier(2, timeout=1.0)
 

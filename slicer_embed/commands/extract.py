@@ -83,16 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse exits 2 on usage errors, 0 on --help
         return int(e.code or 0)
-    from ..extraction.memory import (FAST_PATH_MMAP_THRESHOLD_BYTES, FAST_PATH_TRIM_THRESHOLD_BYTES,
-                                     MMAP_THRESHOLD_BYTES, pin_mmap_threshold)
+    from ..extraction.memory import tune_for_extraction
     from ..extraction.runner import run
-    # This process is ours: keep the plain graph's memory flat over hours of audio
-    # (extraction/memory.py). Before run() so that the DataLoader workers it forks inherit it. The
-    # fast path (the default) stays flat without it, and the pin would cost it ~30% of the wall time.
-    if args.exact:
-        pin_mmap_threshold(MMAP_THRESHOLD_BYTES)
-    else:
-        pin_mmap_threshold(FAST_PATH_MMAP_THRESHOLD_BYTES, FAST_PATH_TRIM_THRESHOLD_BYTES)
+    # This process is ours: keep its memory flat over hours of audio without page-faulting the
+    # fast path (extraction/memory.py). Before run(); decoding workers re-pin their own.
+    tune_for_extraction(args.exact)
     try:
         return run(options_from_args(args))
     except KeyboardInterrupt:

@@ -18,8 +18,8 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from ..audio import stream_audio
-from .memory import pin_mmap_threshold
 from ..windows import iter_windows, valid_frames
+from .memory import pin_mmap_threshold
 
 DONE, FAIL = "done", "fail"
 

@@ -17,8 +17,8 @@ of 10 s files): the fast path's micro-batches do allocate more than 4 MiB (block
 windows is 25 MB), so the 4 MiB pin made it page-fault: 16.7 s wall (8.6 s system time) against
 12.9 s (3.2 s) unpinned. Hence two thresholds: 4 MiB for the plain graph (``--exact``) and 32 MiB,
 above the fast path's activations, for the fast path; decoding workers always pin 4 MiB (their
-blocks are small). 2-hour file vs 1-minute file, fast path: main process +61 MiB (a one-off step
-after the first batches), whole tree +96 MiB; with 4 MiB everywhere +76 MiB but ~25% slower.
+blocks are small). The fast path also raises the trim threshold to 64 MiB (see
+``pin_mmap_threshold``). ``tune_for_extraction`` applies the right pair for a run.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ def pin_mmap_threshold(nbytes: int = MMAP_THRESHOLD_BYTES, trim_bytes: int | Non
     much free memory at the top of each heap instead of returning it to the OS after every free
     (pinning the mmap threshold leaves glibc's trim threshold at 128 KiB, so the per-thread heaps of
     the fast path's core-workers shrank and page-faulted back after every micro-batch: 3-5 s of
-    system time per hour of audio; 0.9 s with 64 MiB, for +27 MiB of peak memory on a 2-hour file). Returns True when applied; False where there
-    is no glibc (macOS, Windows, musl), which have no such growth to prevent.
+    system time per hour of audio; 0.9 s with 64 MiB, for +27 MiB of peak memory on a 2-hour file).
+    Returns True when applied; False where there is no glibc (macOS, Windows, musl), which have no
+    such growth to prevent.
     """
     if not sys.platform.startswith("linux"):
         return False
@@ -56,3 +57,12 @@ def pin_mmap_threshold(nbytes: int = MMAP_THRESHOLD_BYTES, trim_bytes: int | Non
     if ok and trim_bytes is not None:
         ok = mallopt(M_TRIM_THRESHOLD, int(trim_bytes)) == 1
     return ok
+
+
+def tune_for_extraction(exact: bool) -> bool:
+    """Set the allocator for an ``extract`` process: 4 MiB mmap threshold for the plain graph
+    (``exact``); 32 MiB mmap and 64 MiB trim thresholds for the fast path, whose 25 MB activations
+    would otherwise be fresh mappings or trimmed heap after every micro-batch."""
+    if exact:
+        return pin_mmap_threshold(MMAP_THRESHOLD_BYTES)
+    return pin_mmap_threshold(FAST_PATH_MMAP_THRESHOLD_BYTES, FAST_PATH_TRIM_THRESHOLD_BYTES)
