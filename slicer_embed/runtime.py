@@ -295,6 +295,11 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     """One shared thread pool per size (created on first use, reused by every model)."""
     with _POOLS_LOCK:
         if workers not in _POOLS:
+            # A new thread's first torch op sets its thread count, which touches torch's
+            # pthreadpool. In a forked child whose parent had used that pool, the first touch
+            # rebuilds it, unguarded: two workers racing there crashed with "pool INTERNAL ASSERT
+            # FAILED ... Invalid thread pool!". Touch it here first, from one thread.
+            torch.set_num_threads(torch.get_num_threads())
             _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="slicer-embed")
         return _POOLS[workers]
 

@@ -42,7 +42,7 @@ def test_windows_of_several_files_share_a_batch(spec, files, num_workers):
     batches, events = _drain(make_loader(files, spec, batch_size=4, num_workers=num_workers))
     assert all(0 < len(b.keys) <= 4 or b.events for b in batches)
     assert any(len(set(b.keys.tolist())) > 1 for b in batches)  # cross-file batching
-    keys = np.concatenate([b.keys.numpy() for b in batches])
+    keys = np.concatenate([b.keys for b in batches])
     assert keys.tolist() == [0, 0, 1, 2, 2, 2]  # files in order, their windows in order
     assert all(b.windows.shape[1:] == (spec.window,) and b.windows.dtype.is_floating_point for b in batches)
     assert events == [(DONE, 0), (DONE, 1), (FAIL, 7), (DONE, 2)]

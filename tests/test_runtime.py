@@ -246,6 +246,9 @@ def test_concurrent_micro_batches_work_in_a_forked_child(model):
     x = torch.from_numpy(np.stack([tone(440, 0.96), tone(880, 0.96)]))
     with torch.inference_mode():
         want = m(x).numpy()  # the parent's pool now exists
+    # ... and so does torch's pthreadpool (any set_num_threads, e.g. a thread's first op): the child
+    # must rebuild it once, not from two workers at the same time (an internal assert in torch)
+    torch.set_num_threads(torch.get_num_threads())
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     child = ctx.Process(target=_embed_in_child, args=(m, x, queue))

@@ -46,14 +46,17 @@ class WindowSpec:
 class Batch:
     """What a worker hands to the main process.
 
-    ``windows`` (B, window) float32 at ``sample_rate``; ``keys`` (B,) int64 input index of each window;
-    ``kept`` (B,) int64 number of leading output frames of each window that belong to the clip;
-    ``events`` list of ``(DONE, index, n_samples)`` or ``(FAIL, index, reason)``. B may be 0.
+    ``windows`` (B, window) float32 tensor at ``sample_rate``; ``keys`` (B,) int64 array, input index
+    of each window; ``kept`` (B,) int64 array, number of leading output frames of each window that
+    belong to the clip; ``events`` list of ``(DONE, index, n_samples)`` or ``(FAIL, index, reason)``.
+    B may be 0. ``keys`` and ``kept`` are numpy arrays, not tensors, so that they travel inside the
+    pickled batch: every tensor crosses from a worker as its own shared-memory file whose descriptor
+    is handed over on a fresh, authenticated socket connection.
     """
 
     windows: torch.Tensor
-    keys: torch.Tensor
-    kept: torch.Tensor
+    keys: np.ndarray
+    kept: np.ndarray
     events: list[tuple[str, int, object]] = field(default_factory=list)
 
 
@@ -74,8 +77,8 @@ class _Pending:
             windows = torch.from_numpy(np.stack([w for _, w, _ in self.items]))
         else:
             windows = torch.zeros(0, self.window)
-        batch = Batch(windows, torch.tensor([k for k, _, _ in self.items], dtype=torch.int64),
-                      torch.tensor([n for _, _, n in self.items], dtype=torch.int64), self.events)
+        batch = Batch(windows, np.array([k for k, _, _ in self.items], dtype=np.int64),
+                      np.array([n for _, _, n in self.items], dtype=np.int64), self.events)
         self.items, self.events = [], []
         return batch
 

@@ -13,12 +13,14 @@ on the plain path, nothing measurable on the ``--fast`` path (whose micro-batche
 than 4 MiB at a time and never grew). A 1 MiB threshold was no flatter and cost the fast path ~20%.
 
 Re-measured when the fast path became extract's default (2026-11-30, 2-core AMD EPYC, 60 minutes
-of 10 s files): the fast path's micro-batches do allocate more than 4 MiB (block 1's output for 16
-windows is 25 MB), so the 4 MiB pin made it page-fault: 16.7 s wall (8.6 s system time) against
-12.9 s (3.2 s) unpinned. Hence two thresholds: 4 MiB for the plain graph (``--exact``) and 32 MiB,
-above the fast path's activations, for the fast path; decoding workers always pin 4 MiB (their
-blocks are small). The fast path also raises the trim threshold to 64 MiB (see
-``pin_mmap_threshold``). ``tune_for_extraction`` applies the right pair for a run.
+of 10 s files): the fast path's 16-window micro-batches do allocate more than 4 MiB (the STFT, the
+block-1 output after pooling and block 2's output are ~6 MB each; torch.profiler), so the 4 MiB pin
+made it page-fault: 16.7 s wall (8.6 s system time) against 12.9 s (3.2 s) unpinned. Hence two
+thresholds: 4 MiB for the plain graph (``--exact``) and 32 MiB, well above the fast path's
+activations, for the fast path; decoding workers always pin 4 MiB (their blocks are small). The fast
+path also raises the trim threshold to 64 MiB (see ``pin_mmap_threshold``). ``tune_for_extraction``
+applies the right pair for a run. The other half of flat memory is running the encoder in a thread
+of its own (``encoder_thread.py``).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def pin_mmap_threshold(nbytes: int = MMAP_THRESHOLD_BYTES, trim_bytes: int | Non
 
 def tune_for_extraction(exact: bool) -> bool:
     """Set the allocator for an ``extract`` process: 4 MiB mmap threshold for the plain graph
-    (``exact``); 32 MiB mmap and 64 MiB trim thresholds for the fast path, whose 25 MB activations
+    (``exact``); 32 MiB mmap and 64 MiB trim thresholds for the fast path, whose ~6 MB activations
     would otherwise be fresh mappings or trimmed heap after every micro-batch."""
     if exact:
         return pin_mmap_threshold(MMAP_THRESHOLD_BYTES)

@@ -16,6 +16,7 @@ import hashlib
 import platform
 import shutil
 import sys
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,8 +29,9 @@ from ..version import __version__
 from . import distributed as dist_
 from . import store, writers
 from .dataset import DONE, Batch, WindowSpec, make_loader
+from .encoder_thread import submit_to_encoder_thread
 from .options import ExtractOptions
-from .pooling import FileAccumulator
+from .pooling import FileAccumulator, window_summaries
 from .progress import Progress
 from .sources import Entry, discover
 
@@ -168,20 +170,23 @@ def _embed_share(setup: _Setup, world: dist_.World) -> int:
     """Embed this rank's share; returns 0, or _STOPPED after a failure under --on-error raise."""
     opts, model = setup.opts, setup.model
     items = _todo(setup, world)
-    level_clip, level_frames = opts.level in ("clip", "both"), opts.level in ("frame", "both")
-    shards = store.ShardWriter(setup.partial, world.rank, model.embedding_dim, level_clip, level_frames,
+    shards = store.ShardWriter(setup.partial, world.rank, model.embedding_dim, opts.level in ("clip", "both"),
+                               opts.level in ("frame", "both"),
                                every_s=opts.checkpoint_seconds)
     label = "extract" if world.size == 1 else f"extract [rank {world.rank}/{world.size}]"
     progress = Progress(len(items), quiet=opts.quiet or not world.is_main, label=label)
     acc: dict[int, FileAccumulator] = {}
+    in_flight: tuple[Batch, Future | None] | None = None
     try:
         for batch in make_loader(items, setup.spec, opts.batch_size, opts.num_workers):
-            if len(batch.keys):
-                _encode(model, batch, acc, level_clip, level_frames)
-            for kind, key, value in batch.events:
-                if not _record(setup, acc.pop(key, None), kind, key, value, shards, progress):
-                    shards.flush()
-                    return _STOPPED
+            # The encoder starts on this batch before the main thread pools the previous one and
+            # receives the next, so the cores never wait for that bookkeeping.
+            job = _submit(model, batch) if len(batch.keys) else None
+            if in_flight is not None and not _collect(setup, *in_flight, acc, shards, progress):
+                return _STOPPED
+            in_flight = (batch, job)
+        if in_flight is not None and not _collect(setup, *in_flight, acc, shards, progress):
+            return _STOPPED
     except KeyboardInterrupt:
         shards.flush()
         progress.close()
@@ -193,12 +198,33 @@ def _embed_share(setup: _Setup, world: dist_.World) -> int:
     return OK
 
 
+def _submit(model: Any, batch: Batch) -> "Future[torch.Tensor]":
+    """Start the encoder on one batch of windows: a future of frames (B, T, D) float32 on the CPU."""
+    return submit_to_encoder_thread(lambda: model(batch.windows.to(model.device)).float().cpu())
+
+
+def _collect(setup: _Setup, batch: Batch, job: "Future[torch.Tensor] | None", acc: dict[int, FileAccumulator],
+             shards: store.ShardWriter, progress: Progress) -> bool:
+    """Add a submitted batch's frames to their files, then store the files it finished. Returns
+    False when the run must stop (``--on-error raise``), after saving what is finished."""
+    if job is not None:
+        _accumulate(setup, batch, job.result(), acc)
+    for kind, key, value in batch.events:
+        if not _record(setup, acc.pop(key, None), kind, key, value, shards, progress):
+            shards.flush()
+            return False
+    return True
+
+
 @torch.inference_mode()
-def _encode(model: Any, batch: Batch, acc: dict[int, FileAccumulator], clip: bool, frames: bool) -> None:
-    """Run the encoder on one batch of windows and add each window's kept frames to its file."""
-    out = model(batch.windows.to(model.device)).float().cpu()
-    for key, k, f in zip(batch.keys.tolist(), batch.kept.tolist(), out):
-        acc.setdefault(key, FileAccumulator(model.embedding_dim, clip, frames)).add(f[:k])
+def _accumulate(setup: _Setup, batch: Batch, out: torch.Tensor, acc: dict[int, FileAccumulator]) -> None:
+    """Add each window's kept frames (of ``out``, (B, T, D)) to its file's running pooling."""
+    clip, frames = setup.opts.level in ("clip", "both"), setup.opts.level in ("frame", "both")
+    dim = setup.model.embedding_dim
+    sums, maxima = window_summaries(out, batch.kept) if clip else (None, None)
+    for i, (key, k) in enumerate(zip(batch.keys.tolist(), batch.kept.tolist())):
+        acc.setdefault(key, FileAccumulator(dim, clip, frames)).add(
+            k, sums[i] if clip else None, maxima[i] if clip else None, out[i, :k] if frames else None)
 
 
 def _record(setup: _Setup, acc: FileAccumulator | None, kind: str, key: int, value: Any,
