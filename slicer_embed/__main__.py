@@ -1,7 +1,5 @@
 """``python -m slicer_embed`` == ``slicer-embed``."""
 
-import sys
+from .cli import entry_point
 
-from .cli import main
-
-sys.exit(main())
+entry_point()

@@ -8,9 +8,10 @@ training code. Exit status: 0 success, 1 some inputs failed, 2 usage or model er
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from .version import __version__
 
@@ -23,6 +24,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("slicer_embed.training.cli_eval", "LAPE linear evaluation of a model"),
     "data": ("slicer_embed.training.offline.cli", "build the offline corpus and mini-LAPE tasks"),
 }
+# Verbs whose process ends as soon as main() returns: everything is written and closed by then.
+# The training verbs keep the interpreter's normal shutdown (DataLoader workers, process groups).
+QUICK_EXIT = frozenset({"extract", "info", "download", "export"})
 
 
 def usage() -> str:
@@ -61,5 +65,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141  # 128 + SIGPIPE
 
 
+def entry_point() -> NoReturn:
+    """The ``slicer-embed`` console script and ``python -m slicer_embed``: ``main()``, then exit.
+
+    After an inference verb the process leaves through ``quick_exit``: with torch loaded, the
+    interpreter's own shutdown (garbage-collection passes over every module's objects) took 0.4 s
+    and raised peak memory by ~125 MiB after the work was done (2-core CPU, 2026-11-30).
+    """
+    argv = sys.argv[1:]
+    status = main(argv)
+    if argv and argv[0] in QUICK_EXIT:
+        quick_exit(status)
+    sys.exit(status)
+
+
+def quick_exit(status: int) -> NoReturn:
+    """Flush logging and the standard streams, then end the process without interpreter teardown."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing left to deliver
+            pass
+    os._exit(status)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry_point()

@@ -102,3 +102,37 @@ def test_output_cut_short_by_a_pipe_is_not_a_traceback():
                        env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.stdout.strip() == "versions:"
     assert "Traceback" not in r.stderr and "BrokenPipeError" not in r.stderr, r.stderr
+
+
+def _entry(args, call="entry_point()"):
+    # The console script's path (cli.entry_point) in a fresh interpreter, with an atexit hook that
+    # shows whether the interpreter's normal shutdown ran.
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: print('interpreter-shutdown', file=sys.stderr))\n"
+            f"sys.argv = ['slicer-embed', *{list(args)!r}]\n"
+            f"from slicer_embed.cli import entry_point, main\n{call}\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_inference_verbs_exit_without_interpreter_teardown_and_lose_no_output(tmp_path):
+    normal = _entry(["info", "--card"], call="sys.exit(main())")
+    assert normal.returncode == 0 and "interpreter-shutdown" in normal.stderr
+    r = _entry(["info", "--card"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == normal.stdout  # fully flushed into the pipe before the process ended
+    assert "interpreter-shutdown" not in r.stderr
+    # statuses survive the quick exit: 1 when an input failed, 2 for usage errors
+    good, bad = tmp_path / "good.wav", tmp_path / "bad.wav"
+    sf.write(good, tone(1.0, 16000), 16000)
+    bad.write_bytes(b"not audio")
+    r = _entry(["extract", str(tmp_path), str(tmp_path / "out.npy"), "--num-workers", "0"])
+    assert r.returncode == 1, r.stderr
+    assert "bad.wav" in r.stderr and np.load(tmp_path / "out.npy").shape[0] == 1
+    assert _entry(["extract", str(tmp_path / "missing"), str(tmp_path / "o.npy")]).returncode == 2
+
+
+def test_other_verbs_keep_the_normal_interpreter_shutdown():
+    r = _entry(["--version"])
+    assert r.returncode == 0 and r.stdout.startswith("slicer-embed ")
+    assert "interpreter-shutdown" in r.stderr
