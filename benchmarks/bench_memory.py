@@ -127,8 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for minutes, size, wall, speed, main_mib, tree_mib, rc in rows:
         print(f"{minutes:>6g} m {size:>9.1f} {wall:>8.1f} {speed:>11.0f} {main_mib:>10.0f} MiB "
               f"{tree_mib:>10.0f} MiB {rc:>5}")
-    growth = rows[1][5] - rows[0][5]
-    print(f"tree peak RSS growth from {args.short_minutes:g} to {args.long_minutes:g} min: {growth:+.0f} MiB")
+    span = f"from {args.short_minutes:g} to {args.long_minutes:g} min"
+    print(f"peak RSS growth {span}: main process {rows[1][4] - rows[0][4]:+.0f} MiB, "
+          f"process tree {rows[1][5] - rows[0][5]:+.0f} MiB")
+    # A short file's decoding worker may have exited before the main process reaches its peak, so
+    # the tree's short-file peak can lack the worker (~250-320 MiB): compare main processes then.
     return 0 if all(r[-1] == 0 for r in rows) else 1
 
 

@@ -46,5 +46,7 @@ def test_peak_rss_is_flat_from_5_to_40_minutes(tmp_path):
         _, _, tree_mib, rc = bench_memory.measure(cmd, env)
         assert rc == 0
         peaks.append(tree_mib)
-    # Measured (2-core CPU): pinned +10..+60 MiB; unpinned, glibc's heap grew +206..+600 MiB.
-    assert peaks[1] - peaks[0] < 100, peaks
+    # Measured (2-core CPU, 2026-11-30): +10..+16 MiB. The encoder in the main thread: +47..+114
+    # (varying run to run); its 6 MB results freed by another thread mid-job: +400; no mmap pin:
+    # glibc's heap grew +206..+600 MiB.
+    assert peaks[1] - peaks[0] < 50, peaks

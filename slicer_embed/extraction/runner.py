@@ -176,12 +176,16 @@ def _embed_share(setup: _Setup, world: dist_.World) -> int:
     label = "extract" if world.size == 1 else f"extract [rank {world.rank}/{world.size}]"
     progress = Progress(len(items), quiet=opts.quiet or not world.is_main, label=label)
     acc: dict[int, FileAccumulator] = {}
+    clip, frames = opts.level in ("clip", "both"), opts.level in ("frame", "both")
     in_flight: tuple[Batch, Future | None] | None = None
     try:
         for batch in make_loader(items, setup.spec, opts.batch_size, opts.num_workers):
-            # The encoder starts on this batch before the main thread pools the previous one and
-            # receives the next, so the cores never wait for that bookkeeping.
-            job = _submit(model, batch) if len(batch.keys) else None
+            # The encoder starts on this batch before the main thread stores the files the previous
+            # one finished and receives the next, so the cores never wait for that bookkeeping.
+            # Accumulators are created here: long-lived blocks stay out of the encoder's arena.
+            targets = [acc.setdefault(key, FileAccumulator(model.embedding_dim, clip, frames))
+                       for key in batch.keys.tolist()]
+            job = _submit(model, batch, targets) if targets else None
             if in_flight is not None and not _collect(setup, *in_flight, acc, shards, progress):
                 return _STOPPED
             in_flight = (batch, job)
@@ -198,33 +202,35 @@ def _embed_share(setup: _Setup, world: dist_.World) -> int:
     return OK
 
 
-def _submit(model: Any, batch: Batch) -> "Future[torch.Tensor]":
-    """Start the encoder on one batch of windows: a future of frames (B, T, D) float32 on the CPU."""
-    return submit_to_encoder_thread(lambda: model(batch.windows.to(model.device)).float().cpu())
+def _submit(model: Any, batch: Batch, targets: list[FileAccumulator]) -> "Future[None]":
+    """Queue one batch on the encoder thread: encode its windows and add each window's kept frames
+    to ``targets[i]``, its file's accumulator.
+
+    The frames (B, T, D) are pooled and released inside the job: a 6 MB result freed by the main
+    thread at whatever moment it got to it made the encoder's arena fragment and grow (+400 MiB
+    from a 5- to a 40-minute file).
+    """
+    def job() -> None:
+        out = model(batch.windows.to(model.device)).float().cpu()
+        clip = targets[0].clip
+        sums, maxima = window_summaries(out, batch.kept) if clip else (None, None)
+        for i, (target, k) in enumerate(zip(targets, batch.kept.tolist())):
+            target.add(k, sums[i] if clip else None, maxima[i] if clip else None,
+                       out[i, :k] if target.keep_frames else None)
+    return submit_to_encoder_thread(job)
 
 
-def _collect(setup: _Setup, batch: Batch, job: "Future[torch.Tensor] | None", acc: dict[int, FileAccumulator],
+def _collect(setup: _Setup, batch: Batch, job: "Future[None] | None", acc: dict[int, FileAccumulator],
              shards: store.ShardWriter, progress: Progress) -> bool:
-    """Add a submitted batch's frames to their files, then store the files it finished. Returns
-    False when the run must stop (``--on-error raise``), after saving what is finished."""
+    """Wait for a submitted batch, then store the files it finished. Returns False when the run must
+    stop (``--on-error raise``), after saving what is finished."""
     if job is not None:
-        _accumulate(setup, batch, job.result(), acc)
+        job.result()
     for kind, key, value in batch.events:
         if not _record(setup, acc.pop(key, None), kind, key, value, shards, progress):
             shards.flush()
             return False
     return True
-
-
-@torch.inference_mode()
-def _accumulate(setup: _Setup, batch: Batch, out: torch.Tensor, acc: dict[int, FileAccumulator]) -> None:
-    """Add each window's kept frames (of ``out``, (B, T, D)) to its file's running pooling."""
-    clip, frames = setup.opts.level in ("clip", "both"), setup.opts.level in ("frame", "both")
-    dim = setup.model.embedding_dim
-    sums, maxima = window_summaries(out, batch.kept) if clip else (None, None)
-    for i, (key, k) in enumerate(zip(batch.keys.tolist(), batch.kept.tolist())):
-        acc.setdefault(key, FileAccumulator(dim, clip, frames)).add(
-            k, sums[i] if clip else None, maxima[i] if clip else None, out[i, :k] if frames else None)
 
 
 def _record(setup: _Setup, acc: FileAccumulator | None, kind: str, key: int, value: Any,
