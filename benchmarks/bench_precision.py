@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         g = group_of[rel]  # a list of absolute paths: the outputs name each file as listed
         table[g][0].append(clip_cos[i])
         table[g][1].append(frame_cos[offsets[i]:offsets[i + 1]])
-    table["all"] = ([c for v in list(table.values()) for c in v[0]], [f for v in list(table.values()) for f in v[1]])
+    table["all"] = (list(clip_cos), [frame_cos])
     print(f"model: {args.model or 'bundled default'}; {len(clip_cos)} clips, {len(frame_cos)} frames")
     print("| group | clips | frames | clip cos min | p0.1 | median | frame cos min | p0.1 | median |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")

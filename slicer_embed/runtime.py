@@ -281,27 +281,28 @@ def fast_forward(model: Any, options: InferenceOptions, wave: torch.Tensor) -> t
         def one(chunk: torch.Tensor) -> torch.Tensor:
             with torch.inference_mode():  # grad mode is per thread: workers start with grad enabled
                 return fast(model.log_mel(chunk))
-        parts = list(_pool(options.workers).map(one, chunks))
+        parts = list(shared_thread_pool(options.workers).map(one, chunks))
     else:
         parts = [fast(model.log_mel(chunk)) for chunk in chunks]
     return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
-_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS: dict[tuple[str, int], ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
 
 
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """One shared thread pool per size (created on first use, reused by every model)."""
+def shared_thread_pool(workers: int, name: str = "slicer-embed") -> ThreadPoolExecutor:
+    """The process's thread pool of ``workers`` threads named ``name``_N: created on first use,
+    reused by every caller, and forgotten in a forked child (whose copy would have no threads)."""
     with _POOLS_LOCK:
-        if workers not in _POOLS:
+        if (name, workers) not in _POOLS:
             # A new thread's first torch op sets its thread count, which touches torch's
             # pthreadpool. In a forked child whose parent had used that pool, the first touch
             # rebuilds it, unguarded: two workers racing there crashed with "pool INTERNAL ASSERT
             # FAILED ... Invalid thread pool!". Touch it here first, from one thread.
             torch.set_num_threads(torch.get_num_threads())
-            _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="slicer-embed")
-        return _POOLS[workers]
+            _POOLS[(name, workers)] = ThreadPoolExecutor(workers, thread_name_prefix=name)
+        return _POOLS[(name, workers)]
 
 
 def _forget_pools_in_child() -> None:

@@ -13,9 +13,13 @@ import torch
 
 import slicer_embed
 from slicer_embed.extraction import runner
-from slicer_embed.extraction.encoder_thread import run_in_encoder_thread
+from slicer_embed.extraction.encoder_thread import submit_to_encoder_thread
 from slicer_embed.extraction.options import ExtractOptions
 from test_extract_data import tone
+
+
+def run_in_encoder_thread(fn):
+    return submit_to_encoder_thread(fn).result()
 
 
 def test_runs_in_one_named_thread_under_inference_mode():

@@ -15,43 +15,21 @@ job (results handed to the main thread and freed there at varying moments made t
 
 from __future__ import annotations
 
-import os
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable
+from concurrent.futures import Future
+from typing import Callable, TypeVar
 
 import torch
 
-_POOL: ThreadPoolExecutor | None = None
-_LOCK = threading.Lock()
+from ..runtime import shared_thread_pool
+
+T = TypeVar("T")
 
 
-def submit_to_encoder_thread(fn: Callable[[], torch.Tensor]) -> "Future[torch.Tensor]":
+def submit_to_encoder_thread(fn: Callable[[], T]) -> "Future[T]":
     """Queue ``fn()`` on the process's encoder thread, under ``torch.inference_mode`` (thread-local,
     hence set here). Jobs run one at a time, in submission order; ``.result()`` re-raises."""
-    global _POOL
-    with _LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(1, thread_name_prefix="slicer-embed-encoder")
-        pool = _POOL
-
-    def call() -> torch.Tensor:
+    def call() -> T:
         with torch.inference_mode():
             return fn()
 
-    return pool.submit(call)
-
-
-def run_in_encoder_thread(fn: Callable[[], torch.Tensor]) -> torch.Tensor:
-    """``fn()`` evaluated in the encoder thread; waits for it (see ``submit_to_encoder_thread``)."""
-    return submit_to_encoder_thread(fn).result()
-
-
-def _forget_in_child() -> None:
-    # A forked child (a DataLoader worker) inherits the executor object but not its thread.
-    global _POOL, _LOCK
-    _POOL, _LOCK = None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_in_child)
+    return shared_thread_pool(1, "slicer-embed-encoder").submit(call)

@@ -170,13 +170,12 @@ def _embed_share(setup: _Setup, world: dist_.World) -> int:
     """Embed this rank's share; returns 0, or _STOPPED after a failure under --on-error raise."""
     opts, model = setup.opts, setup.model
     items = _todo(setup, world)
-    shards = store.ShardWriter(setup.partial, world.rank, model.embedding_dim, opts.level in ("clip", "both"),
-                               opts.level in ("frame", "both"),
+    clip, frames = opts.level in ("clip", "both"), opts.level in ("frame", "both")
+    shards = store.ShardWriter(setup.partial, world.rank, model.embedding_dim, clip, frames,
                                every_s=opts.checkpoint_seconds)
     label = "extract" if world.size == 1 else f"extract [rank {world.rank}/{world.size}]"
     progress = Progress(len(items), quiet=opts.quiet or not world.is_main, label=label)
     acc: dict[int, FileAccumulator] = {}
-    clip, frames = opts.level in ("clip", "both"), opts.level in ("frame", "both")
     in_flight: tuple[Batch, Future | None] | None = None
     try:
         for batch in make_loader(items, setup.spec, opts.batch_size, opts.num_workers):
