@@ -315,6 +315,16 @@ def peak_rows(flops_per_audio_s: float, repeats: int) -> list[tuple[str, float, 
         s = best_of(lambda: torch.mm(a, b), repeats)
         g = 2 * n ** 3 / s / 1e9
         out.append((f"matmul {n}x{n}x{n} {str(dt).split('.')[-1]}", g, g * 1e9 / flops_per_audio_s))
+        # The fast path's fully connected layers: oneDNN with the weight packed once (on AMD CPUs
+        # faster than torch.mm's MKL sgemm in float32).
+        from slicer_embed.kernels import LinearReLU
+        linear = LinearReLU(b, torch.zeros(n, dtype=dt), rows=n)
+        if linear.packed:
+            with torch.inference_mode():
+                linear(a)
+                s = best_of(lambda: linear(a), repeats)
+            g = 2 * n ** 3 / s / 1e9
+            out.append((f"matmul {n}x{n}x{n} {str(dt).split('.')[-1]}, oneDNN packed", g, g * 1e9 / flops_per_audio_s))
     x = torch.randn(64, 64, 32, 48).contiguous(memory_format=torch.channels_last)
     w = torch.randn(64, 64, 3, 3).contiguous(memory_format=torch.channels_last)
     for dt in (torch.float32, torch.bfloat16):

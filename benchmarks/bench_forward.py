@@ -84,11 +84,13 @@ def variants(compile_: bool) -> list[tuple[str, InferenceOptions | None]]:
         ("plain fp32", None),
         ("fast fp32 (cl, mb16)", InferenceOptions()),
         ("fast fp32 no channels-last", InferenceOptions(channels_last=False)),
+        ("fast fp32 F.linear (no oneDNN packing)", InferenceOptions(onednn=False)),
         ("fast fp32 mb4", InferenceOptions(micro_batch=4)),
         ("fast fp32 mb8", InferenceOptions(micro_batch=8)),
         ("fast fp32 mb32", InferenceOptions(micro_batch=32)),
         ("fast fp32 mb64", InferenceOptions(micro_batch=64)),
         ("fast bf16 (cl, mb16)", InferenceOptions(precision="bfloat16")),
+        ("fast bf16 F.linear (no oneDNN packing)", InferenceOptions(precision="bfloat16", onednn=False)),
         ("fast bf16 mb8", InferenceOptions(precision="bfloat16", micro_batch=8)),
         ("fast bf16 mb32", InferenceOptions(precision="bfloat16", micro_batch=32)),
         ("fast fp32, 1 thread x 2 workers", InferenceOptions(threads=1, workers=2)),
@@ -122,7 +124,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="wall time (default) or process CPU time (fair on a loaded machine with --threads 1)")
     p.add_argument("--only", default=None, help="comma-separated substrings: run matching variants only")
+    p.add_argument("--malloc", choices=("extract", "default"), default="extract",
+                   help="glibc allocator thresholds: those `slicer-embed extract` sets (default) or glibc's own")
     a = p.parse_args(argv)
+    if a.malloc == "extract":
+        # The fast path's ~6 MB activations are fresh mmaps under glibc's default thresholds:
+        # page faults then cost more than some of the options compared here.
+        from slicer_embed.extraction.memory import tune_for_extraction
+        tune_for_extraction(exact=False)
     threads = a.threads or torch.get_num_threads()
     model = slicer_embed.load(a.model, device="cpu") if a.model else slicer_embed.create_model(seed=0)
     model.set_inference_options(None)
@@ -149,7 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         s, out = run_onnx(model, wave, threads, a.repeats, a.clock)
         results.append(Result("onnxruntime fp32", 1e3 * s, audio_s / s, clip_cosine(out, ref)))
     print(f"batch {a.batch} x 0.96 s ({audio_s:.1f} s audio), torch {torch.__version__}, "
-          f"{threads} thread(s) unless the variant says otherwise, {a.clock} clock, load {os.getloadavg()[0]:.2f}")
+          f"{threads} thread(s) unless the variant says otherwise, {a.clock} clock, malloc {a.malloc}, "
+          f"load {os.getloadavg()[0]:.2f}")
     print(f"| variant | ms / batch | x realtime | min cosine vs fp32 |\n|---|---:|---:|---:|")
     for r in results:
         print(f"| {r.name} | {r.ms:.1f} | {r.x_realtime:.0f} | {r.cosine:.6f} |")

@@ -131,7 +131,7 @@ class SlicerModel(nn.Module):
         ``precision="float32"`` gives the plain model's embeddings up to float rounding (~1e-6);
         ``"bfloat16"`` is faster on CPUs with AMX/avx512_bf16 and within cosine 0.999 of float32.
         Other keywords are ``slicer_embed.runtime.InferenceOptions`` fields (``micro_batch``,
-        ``channels_last``, ``compile``, ``threads``).
+        ``channels_last``, ``compile``, ``threads``, ``workers``, ``onednn``).
 
         >>> model = slicer_embed.create_model().optimize("bfloat16")   # doctest: +SKIP
         """

@@ -13,6 +13,10 @@ What the fast path does, and why each step pays on a CPU (docs/performance.md ha
   maxima of strided views, several times faster than ``max_pool2d`` on CPU; so the ReLU touches a
   4x smaller tensor.
 - channels-last convolutions: oneDNN's fast kernels for 64-channel 3x3 convs (and AMX in bf16).
+  Block 1 (one input channel) is a 9-tap matmul that writes channels-last: ``F.conv2d`` would
+  return NCHW there and make block 2 run on an NCHW input, ~20% slower (``kernels.py``).
+- the fully connected layers run through oneDNN with their weights packed once, ReLU fused
+  (``kernels.LinearReLU``; ``onednn=False`` or a torch without those kernels: ``F.linear``).
 - micro-batches: a batch of windows is processed ``micro_batch`` windows at a time, so block 1's
   (micro_batch, 64, 64, 97) activation stays in the L2 cache instead of streaming through DRAM.
 - ``workers`` (opt-in): micro-batches run concurrently in that many Python threads (torch ops
@@ -45,6 +49,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .kernels import LinearReLU, conv3x3_one_channel, one_channel_weight
+
 PRECISIONS = ("float32", "bfloat16")
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 DEFAULT_MICRO_BATCH = 16  # windows per frontend + encoder call
@@ -62,6 +68,8 @@ class InferenceOptions:
     ``threads``: if set, ``torch.set_num_threads(threads)`` when the options are applied
     (process-wide; ``None`` leaves torch's setting alone). ``workers``: micro-batches computed
     concurrently by this many Python threads (1 = one after the other); results are identical.
+    ``onednn``: on CPU, run the fully connected layers through oneDNN with packed weights (same
+    numbers up to float rounding; ignored with ``compile``, which does its own packing).
     """
 
     precision: str = "float32"
@@ -70,6 +78,7 @@ class InferenceOptions:
     compile: bool = False
     threads: int | None = None
     workers: int = 1
+    onednn: bool = True
 
     def validate(self) -> "InferenceOptions":
         if self.precision not in PRECISIONS:
@@ -81,6 +90,8 @@ class InferenceOptions:
             raise ValueError(f"threads must be None or an int >= 1, got {self.threads!r}")
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
             raise ValueError(f"workers must be an int >= 1, got {self.workers!r}")
+        if not isinstance(self.onednn, bool):
+            raise ValueError(f"onednn must be True or False, got {self.onednn!r}")
         return self
 
     @property
@@ -218,9 +229,14 @@ class FastEncoder:
             # stays float32 in every precision.
             dt = torch.float32 if i == 0 else dtype
             self.convs.append((w.to(dtype=dt).contiguous(memory_format=fmt), b.to(dt)))
+        w0, _ = self.convs[0]
+        self.block1_weight9 = one_channel_weight(w0) if options.channels_last and w0.shape[1] == 1 else None
         fc = encoder.fc
-        self.linears = [(fc[0].weight.detach().to(dtype).contiguous(), fc[0].bias.detach().to(dtype)),
-                        (fc[3].weight.detach().to(dtype).contiguous(), fc[3].bias.detach().to(dtype))]
+        # Packed oneDNN weights are opaque tensors that torch.compile cannot trace; it packs its own.
+        pack = options.onednn and not options.compile
+        rows = options.micro_batch * _frames_per_window(encoder)
+        self.linears = [LinearReLU(fc[i].weight.detach().to(dtype).contiguous(), fc[i].bias.detach().to(dtype),
+                                   rows=rows, pack=pack) for i in (0, 3)]
         self._run: Callable[[torch.Tensor], torch.Tensor] = self._encode
         if options.compile:
             self._run = torch.compile(self._encode, dynamic=False)
@@ -237,15 +253,24 @@ class FastEncoder:
         # Block 1's full-resolution output (64 channels x 64 x 97 floats = 1.6 MB per window) is the
         # biggest tensor of the network: produce and pool it a couple of windows at a time so that it
         # never leaves the L2 cache.
-        parts = [F.relu_(max_pool_2x2(F.conv2d(c, w0, b0, padding=1))) for c in x.split(BLOCK1_WINDOWS)]
+        if self.block1_weight9 is not None:
+            parts = [F.relu_(max_pool_2x2(conv3x3_one_channel(c, self.block1_weight9, b0)))
+                     for c in x.split(BLOCK1_WINDOWS)]
+        else:
+            parts = [F.relu_(max_pool_2x2(F.conv2d(c, w0, b0, padding=1))) for c in x.split(BLOCK1_WINDOWS)]
         x = parts[0] if len(parts) == 1 else torch.cat(parts)
         for w, b in rest:
             x = F.relu_(max_pool_2x2(F.conv2d(x.to(w.dtype), w, b, padding=1)))
         x = x.permute(0, 3, 2, 1)  # (B, C, F, T) -> (B, T, F, C): mel-major flattening, as the encoder
         x = x.reshape(x.shape[0], x.shape[1], -1)
-        for w, b in self.linears:  # dropout is the identity in eval mode
-            x = F.relu_(F.linear(x, w, b))
+        for linear in self.linears:  # dropout is the identity in eval mode
+            x = linear(x.to(linear.weight.dtype))
         return x.float()
+
+
+def _frames_per_window(encoder: nn.Module, window_frames: int = 96) -> int:
+    """Encoder output frames per 0.96 s window: one per 2**n_blocks log-mel frames (a packing hint)."""
+    return max(1, window_frames // 2 ** len(list(encoder.conv_blocks())))
 
 
 def weights_stamp(module: nn.Module) -> tuple[Any, ...]:

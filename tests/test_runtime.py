@@ -77,7 +77,8 @@ def test_default_model_takes_the_plain_path_bit_for_bit(model, speech):
         assert torch.equal(m(x), model(x))
 
 
-@pytest.mark.parametrize("options", [InferenceOptions(), InferenceOptions(channels_last=False, micro_batch=3)])
+@pytest.mark.parametrize("options", [InferenceOptions(), InferenceOptions(channels_last=False, micro_batch=3),
+                                     InferenceOptions(onednn=False, micro_batch=5)])
 def test_fast_float32_matches_plain_model(trained_like, signals, options):
     fast = copy.deepcopy(trained_like).set_inference_options(options)
     for sig in signals:
@@ -155,7 +156,8 @@ def test_fast_encoder_rejects_bad_shapes(model):
 @pytest.mark.parametrize("kwargs, match", [({"precision": "float16"}, "precision='float16'"),
                                            ({"micro_batch": 0}, "micro_batch"),
                                            ({"workers": 0}, "workers"),
-                                           ({"threads": 0}, "threads")])
+                                           ({"threads": 0}, "threads"),
+                                           ({"onednn": "yes"}, "onednn")])
 def test_options_are_validated(kwargs, match):
     with pytest.raises(ValueError, match=match):
         InferenceOptions(**kwargs).validate()
