@@ -128,7 +128,7 @@ class SlicerModel(nn.Module):
     def optimize(self, precision: str = "float32", **options: Any) -> "SlicerModel":
         """Turn on the fast inference path; returns self.
 
-        ``precision="float32"`` gives the plain model's embeddings up to float rounding (~1e-6);
+        ``precision="float32"`` gives the plain model's embeddings up to float rounding (relative ~1e-6);
         ``"bfloat16"`` is faster on CPUs with AMX/avx512_bf16 and within cosine 0.999 of float32.
         Other keywords are ``slicer_embed.runtime.InferenceOptions`` fields (``micro_batch``,
         ``channels_last``, ``compile``, ``threads``, ``workers``, ``onednn``).

@@ -61,7 +61,7 @@ BLOCK1_WINDOWS = 2  # windows per block-1 convolution: its 1.6 MB/window output 
 class InferenceOptions:
     """How ``SlicerModel`` runs inference (eval mode, no grad). All fields have safe defaults.
 
-    ``precision``: ``"float32"`` (same numbers as the plain model up to float rounding, ~1e-6) or
+    ``precision``: ``"float32"`` (same numbers as the plain model up to float rounding, relative ~1e-6) or
     ``"bfloat16"`` (opt-in; within cosine 0.999 of float32). ``channels_last``: NHWC convolutions.
     ``micro_batch``: windows per encoder call inside a batch (>= 1). ``compile``: wrap the fast
     encoder in ``torch.compile`` (needs a C++ compiler; first calls compile for tens of seconds).

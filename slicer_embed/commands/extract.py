@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64, help="0.96 s windows per encoder call (default 64)")
     p.add_argument("--num-workers", type=int, default=2, help="decoding processes; 0 = main process")
     p.add_argument("--precision", choices=PRECISIONS, default=None,
-                   help="encoder numerics: float32 (default: the plain model's numbers up to ~1e-6) or "
+                   help="encoder numerics: float32 (default: the plain model's numbers up to float rounding) or "
                         "bfloat16 (opt-in, within cosine 0.999 of float32; fast on CPUs with AVX512-BF16/AMX)")
     p.add_argument("--exact", action="store_true",
                    help="run the plain float32 module graph instead of the fast path: rows bit-equal to "
