@@ -55,10 +55,18 @@ class LinearReLU:
     """
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor, rows: int = 1, pack: bool = True):
-        self.weight, self.bias = weight.detach(), bias.detach()
+        self.weight, self.bias, self.rows, self.pack = weight.detach(), bias.detach(), rows, pack
         self.packed_weight: torch.Tensor | None = None
         if pack and self.weight.device.type == "cpu":
             self.packed_weight = _pack(self.weight, self.bias, rows)
+
+    # A packed weight is an opaque oneDNN tensor without storage: it cannot be copied or pickled,
+    # so copies (copy.deepcopy, pickle, torch.save of a model that has embedded) pack again.
+    def __getstate__(self) -> dict:
+        return {"weight": self.weight, "bias": self.bias, "rows": self.rows, "pack": self.pack}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["weight"], state["bias"], rows=state["rows"], pack=state["pack"])
 
     @property
     def packed(self) -> bool:

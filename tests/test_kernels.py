@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 import threading
 
 import pytest
@@ -114,3 +116,12 @@ def test_packed_linear_is_safe_to_call_from_several_threads():
     for i in range(4):
         for k, out in enumerate(got[i]):
             assert torch.equal(out, want[(i + k) % 4])
+
+
+def test_packed_linear_survives_copy_and_pickle():
+    w, b = _linear()
+    lin = LinearReLU(w, b, rows=48)
+    x = torch.randn(7, w.shape[1])
+    for other in (copy.deepcopy(lin), pickle.loads(pickle.dumps(lin))):
+        assert other.packed == lin.packed
+        assert torch.equal(other(x), lin(x))

@@ -259,3 +259,13 @@ def test_concurrent_micro_batches_work_in_a_forked_child(model):
     child.join(timeout=60)
     assert child.exitcode == 0
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_an_optimized_model_that_has_embedded_can_be_copied_and_saved(trained_like, speech, precision, tmp_path):
+    import pickle
+    m = copy.deepcopy(trained_like).optimize(precision)
+    want = m.embed(speech, SR)  # builds the fast encoder, with its packed oneDNN weights
+    torch.save(m, tmp_path / "m.pt")
+    for other in (copy.deepcopy(m), pickle.loads(pickle.dumps(m)), torch.load(tmp_path / "m.pt", weights_only=False)):
+        np.testing.assert_array_equal(other.embed(speech, SR), want)
