@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 import slicer_embed
 from slicer_embed import cli
@@ -27,6 +28,8 @@ def test_info_reports_versions_devices_model_and_cache(capsys):
     facts = json.loads(capsys.readouterr().out)
     assert facts["versions"]["torch"].split("+")[0] == __import__("torch").__version__.split("+")[0]
     assert facts["devices"]["auto"] in ("cpu", "cuda", "mps")
+    assert isinstance(facts["devices"]["cpu_native_bfloat16"], bool)
+    assert facts["devices"]["cpu_onednn_packed_linear"] == torch.backends.mkldnn.is_available()
     assert isinstance(facts["default_model"]["present"], bool)
     assert facts["hub"]["cache"]
 

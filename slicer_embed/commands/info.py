@@ -46,7 +46,18 @@ def devices() -> dict[str, Any]:
         if torch.cuda.is_available() else []
     mps = getattr(torch.backends, "mps", None)
     return {"auto": str(resolve_device("auto")), "cuda": cuda, "mps": bool(mps and mps.is_available()),
-            "cpu_threads": torch.get_num_threads()}
+            "cpu_threads": torch.get_num_threads(), **cpu_kernels()}
+
+
+def cpu_kernels() -> dict[str, bool]:
+    """What the fast CPU path can use here: native bfloat16, oneDNN's packed linear (one tiny probe)."""
+    import torch
+
+    from ..kernels import LinearReLU
+    from ..runtime import cpu_has_native_bfloat16
+    with torch.inference_mode():
+        packed = LinearReLU(torch.eye(8), torch.zeros(8)).packed
+    return {"cpu_native_bfloat16": cpu_has_native_bfloat16(), "cpu_onednn_packed_linear": packed}
 
 
 def default_model(bundled_dir: Path | None = None) -> dict[str, Any]:
