@@ -293,6 +293,24 @@ def fast_forward(model: Any, options: InferenceOptions, wave: torch.Tensor) -> t
     intermediate tensors stay cache-sized. ``model`` is a ``SlicerModel``; its fast encoder is built
     on first use and rebuilt when the weights change.
     """
+    return _start_fast_forward(model, options, wave)()
+
+
+def start_forward(model: Any, wave: torch.Tensor) -> Callable[[], torch.Tensor]:
+    """Begin ``model(wave)``; returns a function that waits for and returns the frames.
+
+    On the fast path with ``workers > 1`` every micro-batch is queued on the worker threads at once,
+    so the caller can do other work (``extract`` pools the previous batch) while the cores compute;
+    otherwise the forward pass runs before this returns. Same results as ``model(wave)``.
+    """
+    options = getattr(model, "inference_options", None)
+    if options is None or options.workers <= 1 or model.training or torch.is_grad_enabled():
+        out = model(wave)
+        return lambda: out
+    return _start_fast_forward(model, options, wave)
+
+
+def _start_fast_forward(model: Any, options: InferenceOptions, wave: torch.Tensor) -> Callable[[], torch.Tensor]:
     fast = getattr(model, "_fast_encoder", None)
     if fast is None or fast.options != options or fast.stamp != weights_stamp(model.encoder):
         if fast is None or fast.options != options:  # once per options, not at every weight change
@@ -306,9 +324,14 @@ def fast_forward(model: Any, options: InferenceOptions, wave: torch.Tensor) -> t
         def one(chunk: torch.Tensor) -> torch.Tensor:
             with torch.inference_mode():  # grad mode is per thread: workers start with grad enabled
                 return fast(model.log_mel(chunk))
-        parts = list(shared_thread_pool(options.workers).map(one, chunks))
-    else:
-        parts = [fast(model.log_mel(chunk)) for chunk in chunks]
+        pool = shared_thread_pool(options.workers)
+        futures = [pool.submit(one, chunk) for chunk in chunks]
+        return lambda: _cat([f.result() for f in futures])
+    out = _cat([fast(model.log_mel(chunk)) for chunk in chunks])
+    return lambda: out
+
+
+def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
     return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 

@@ -55,17 +55,49 @@ def test_extract_calls_the_model_from_the_encoder_thread(tmp_path, monkeypatch):
     for i in range(3):
         sf.write(tmp_path / f"{i}.wav", tone(2.0 + i, 16000), 16000)
     names: list[str] = []
-    forward = type(model).forward
+    start_forward = runner.start_forward
 
-    def spy(self, wave):
+    def spy(model, wave):
         names.append(threading.current_thread().name)
-        return forward(self, wave)
+        wait = start_forward(model, wave)
+        return lambda: (names.append(threading.current_thread().name), wait())[1]
 
-    monkeypatch.setattr(type(model), "forward", spy)
+    monkeypatch.setattr(runner, "start_forward", spy)
     opts = ExtractOptions(source=str(tmp_path), output=str(tmp_path / "out.npy"),
                           model=str(tmp_path / "model"), num_workers=0, quiet=True)
     assert runner.run(opts) == 0
-    assert names and all(n.startswith("slicer-embed-encoder") for n in names)
+    assert len(names) >= 2 and all(n.startswith("slicer-embed-encoder") for n in names)
     rows = np.load(tmp_path / "out.npy")
     expected = [slicer_embed.load(tmp_path / "model").embed_file(tmp_path / f"{i}.wav") for i in range(3)]
     np.testing.assert_allclose(rows, np.stack(expected), rtol=1e-5, atol=1e-5)
+
+
+def test_each_batch_starts_before_the_previous_one_is_pooled(tmp_path, monkeypatch):
+    model = slicer_embed.create_model(seed=0)
+    model.save_pretrained(tmp_path / "model")
+    for i in range(4):
+        sf.write(tmp_path / f"{i}.wav", tone(1.5 + i, 16000), 16000)  # 2, 3, 4, 5 windows
+    events: list[tuple[str, int]] = []
+    start_forward, pool_into = runner.start_forward, runner._pool_into
+
+    def start_spy(model, wave):
+        events.append(("start", wave.shape[0]))
+        return start_forward(model, wave)
+
+    def pool_spy(wait, batch, targets):
+        events.append(("pool", len(targets)))
+        return pool_into(wait, batch, targets)
+
+    monkeypatch.setattr(runner, "start_forward", start_spy)
+    monkeypatch.setattr(runner, "_pool_into", pool_spy)
+    opts = ExtractOptions(source=str(tmp_path), output=str(tmp_path / "out.npy"),
+                          model=str(tmp_path / "model"), num_workers=0, batch_size=4, quiet=True)
+    assert runner.run(opts) == 0
+    kinds = [k for k, _ in events]
+    n = kinds.count("start")
+    assert n >= 3 and kinds.count("pool") == n
+    # start 1, start 2, pool 1, start 3, pool 2, ..., pool n: the cores never wait for pooling
+    assert kinds == ["start"] + ["start", "pool"] * (n - 1) + ["pool"]
+    assert [size for k, size in events if k == "start"] == [size for k, size in events if k == "pool"]
+    expected = [slicer_embed.load(tmp_path / "model").embed_file(tmp_path / f"{i}.wav") for i in range(4)]
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), np.stack(expected), rtol=1e-5, atol=1e-5)

@@ -8,9 +8,10 @@ left, split them, and the next batch's activations no longer fitted: the heap cr
 MiB from a 5- to a 40-minute file, varying from run to run with timing (measured 2026-11-30 with
 ``benchmarks/bench_memory.py``'s sampler; figures in docs/extract.md). In a thread of its own the
 encoder's arena sees the same allocation sequence at every batch and reaches a steady state, as long
-as nothing allocated there outlives its job: ``runner._submit`` pools each batch's frames inside the
-job (results handed to the main thread and freed there at varying moments made the arena grow by
-~400 MiB over a 40-minute file), and the per-file accumulators are created by the main thread.
+as nothing allocated there outlives the next job: ``runner._Pipeline`` pools each batch's frames in
+the encoder thread, in the job that starts the following batch (results handed to the main thread
+and freed there at varying moments made the arena grow by ~400 MiB over a 40-minute file), and the
+per-file accumulators are created by the main thread.
 """
 
 from __future__ import annotations

@@ -18,13 +18,14 @@ import shutil
 import sys
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 import numpy as np
 import torch
 
 from .. import api, hub
 from ..config import ConfigError
+from ..runtime import start_forward
 from ..version import __version__
 from . import distributed as dist_
 from . import store, writers
@@ -176,19 +177,21 @@ def _embed_share(setup: _Setup, world: dist_.World) -> int:
     label = "extract" if world.size == 1 else f"extract [rank {world.rank}/{world.size}]"
     progress = Progress(len(items), quiet=opts.quiet or not world.is_main, label=label)
     acc: dict[int, FileAccumulator] = {}
-    in_flight: tuple[Batch, Future | None] | None = None
+    pipeline = _Pipeline(model)
+    previous: Batch | None = None
     try:
         for batch in make_loader(items, setup.spec, opts.batch_size, opts.num_workers):
-            # The encoder starts on this batch before the main thread stores the files the previous
-            # one finished and receives the next, so the cores never wait for that bookkeeping.
             # Accumulators are created here: long-lived blocks stay out of the encoder's arena.
             targets = [acc.setdefault(key, FileAccumulator(model.embedding_dim, clip, frames))
                        for key in batch.keys.tolist()]
-            job = _submit(model, batch, targets) if targets else None
-            if in_flight is not None and not _collect(setup, *in_flight, acc, shards, progress):
+            # This job starts the batch and pools the previous one while the cores compute; once it
+            # is done the previous batch's files are complete and stored here, in the main thread.
+            job = pipeline.submit(batch, targets)
+            if previous is not None and not _collect(setup, previous, job, acc, shards, progress):
                 return _STOPPED
-            in_flight = (batch, job)
-        if in_flight is not None and not _collect(setup, *in_flight, acc, shards, progress):
+            previous = batch
+        if previous is not None and not _collect(setup, previous, pipeline.submit(None, []), acc, shards,
+                                                 progress):
             return _STOPPED
     except KeyboardInterrupt:
         shards.flush()
@@ -201,30 +204,49 @@ def _embed_share(setup: _Setup, world: dist_.World) -> int:
     return OK
 
 
-def _submit(model: Any, batch: Batch, targets: list[FileAccumulator]) -> "Future[None]":
-    """Queue one batch on the encoder thread: encode its windows and add each window's kept frames
-    to ``targets[i]``, its file's accumulator.
+class _Pipeline:
+    """The encoder thread's two-stage pipeline: each job starts one batch and pools the one before.
 
-    The frames (B, T, D) are pooled and released inside the job: a 6 MB result freed by the main
-    thread at whatever moment it got to it made the encoder's arena fragment and grow (+400 MiB
-    from a 5- to a 40-minute file).
+    ``submit(batch, targets)`` queues a job on the encoder thread that (1) starts the forward pass of
+    ``batch`` (``runtime.start_forward``: on CPU its micro-batches go to the core-workers at once) and
+    (2) waits for the previous batch's frames, pools them and adds each window's summary (and kept
+    frames) to that batch's ``targets``. So the cores go on computing while a batch is pooled: with
+    pooling after each forward pass, both cores waited ~6 ms per batch. ``submit(None, [])`` pools the
+    last batch. The jobs run one at a time, in order, so the pending state needs no lock; the frames
+    are pooled and released inside a job (a 6 MB result freed by the main thread at whatever moment
+    it got to it made the encoder's arena fragment and grow: +400 MiB from a 5- to a 40-minute file).
     """
-    def job() -> None:
-        out = model(batch.windows.to(model.device)).float().cpu()
-        clip = targets[0].clip
-        sums, maxima = window_summaries(out, batch.kept) if clip else (None, None)
-        for i, (target, k) in enumerate(zip(targets, batch.kept.tolist())):
-            target.add(k, sums[i] if clip else None, maxima[i] if clip else None,
-                       out[i, :k] if target.keep_frames else None)
-    return submit_to_encoder_thread(job)
+
+    def __init__(self, model: Any):
+        self.model = model
+        self.pending: tuple[Callable[[], torch.Tensor], Batch, list[FileAccumulator]] | None = None
+
+    def submit(self, batch: Batch | None, targets: list[FileAccumulator]) -> "Future[None]":
+        def job() -> None:
+            started = None
+            if batch is not None and targets:
+                started = (start_forward(self.model, batch.windows.to(self.model.device)), batch, targets)
+            previous, self.pending = self.pending, started
+            if previous is not None:
+                _pool_into(*previous)
+        return submit_to_encoder_thread(job)
 
 
-def _collect(setup: _Setup, batch: Batch, job: "Future[None] | None", acc: dict[int, FileAccumulator],
+def _pool_into(wait: Callable[[], torch.Tensor], batch: Batch, targets: list[FileAccumulator]) -> None:
+    """Add each window's frames of a finished forward pass to ``targets[i]``, its file's accumulator."""
+    out = wait().float().cpu()
+    clip = targets[0].clip
+    sums, maxima = window_summaries(out, batch.kept) if clip else (None, None)
+    for i, (target, k) in enumerate(zip(targets, batch.kept.tolist())):
+        target.add(k, sums[i] if clip else None, maxima[i] if clip else None,
+                   out[i, :k] if target.keep_frames else None)
+
+
+def _collect(setup: _Setup, batch: Batch, job: "Future[None]", acc: dict[int, FileAccumulator],
              shards: store.ShardWriter, progress: Progress) -> bool:
-    """Wait for a submitted batch, then store the files it finished. Returns False when the run must
-    stop (``--on-error raise``), after saving what is finished."""
-    if job is not None:
-        job.result()
+    """Wait for the job that pools ``batch``, then store the files it finished. Returns False when
+    the run must stop (``--on-error raise``), after saving what is finished."""
+    job.result()
     for kind, key, value in batch.events:
         if not _record(setup, acc.pop(key, None), kind, key, value, shards, progress):
             shards.flush()
