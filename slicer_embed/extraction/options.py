@@ -40,7 +40,7 @@ class ExtractOptions:
     checkpoint_seconds: float = 60.0  # how often finished work is saved to OUTPUT.partial/
     # Encoder numerics (slicer_embed/runtime.py). By default the fast path in float32 (the plain
     # model's rows up to float rounding, ~1e-6), with one torch thread per core-worker on CPU
-    # (runtime.recommended_options): 2.9x the plain graph end to end (docs/performance.md).
+    # (runtime.recommended_options): 3.5x the plain graph end to end (docs/performance.md).
     precision: str | None = None  # "float32" | "bfloat16"; None = SLICER_EMBED_PRECISION or float32
     exact: bool = False  # the plain module graph: rows bit-equal to load().embed()
     threads: int | None = None  # torch intra-op threads (None = one per core-worker, or the environment's)

@@ -182,8 +182,11 @@ def _embed_share(setup: _Setup, world: dist_.World) -> int:
     try:
         for batch in make_loader(items, setup.spec, opts.batch_size, opts.num_workers):
             # Accumulators are created here: long-lived blocks stay out of the encoder's arena.
-            targets = [acc.setdefault(key, FileAccumulator(model.embedding_dim, clip, frames))
-                       for key in batch.keys.tolist()]
+            targets = []
+            for key in batch.keys.tolist():
+                if key not in acc:  # one per file, not one per window thrown away by setdefault
+                    acc[key] = FileAccumulator(model.embedding_dim, clip, frames)
+                targets.append(acc[key])
             # This job starts the batch and pools the previous one while the cores compute; once it
             # is done the previous batch's files are complete and stored here, in the main thread.
             job = pipeline.submit(batch, targets)
