@@ -1,94 +1,188 @@
-"""Pretraining throughput: clips/s of the reference recipe, split into data loading and model step.
+"""Pretraining throughput of a recipe on this machine: end to end, per stage, against the FLOP limit.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_train.py [--batch-size 512] [--steps 3] [--workers 0 2]
-                                                       [--device cpu cuda] [--preset reference]
+    python benchmarks/bench_train.py --data data/corpus/manifest.csv --cache data/corpus_cache
+        [--preset cpu] [--steps 80] [--peer "--fast-encoder false"] [--json logs/bench_train.json]
+    python benchmarks/bench_train.py --recipe-checks DATA      # the reference artefacts (no timing)
 
-Data: generated 10 s files (half at 44.1 kHz, so resampling is exercised), decoded and cropped by
-the training DataLoader with each worker count. Model: one full SLICER step of the preset (log-mel,
-two augmented views, student on both views, teacher keys, InfoNCE with the queue, cluster loss,
-backward, optimiser, EMA), timed per stage. Prints a table; a device column per ``--device``.
+(a) end to end: ``slicer-embed train`` of the preset, one run using every core, on the real corpus;
+    crops/s at steady state (metrics.jsonl windows after the first 20 steps), and the same for a peer
+    configuration (default: the plain module path, ``--fast-encoder false``) in the same benchmark run.
+    Beside it, ``slicer-embed extract`` on 5 min of audio with the same model architecture: training
+    crops/s over extract windows/s is the ratio that survives machine noise (issue 13 asks >= 0.15).
+(b) split, in this process, one step at a time with every core: data (DataLoader from the cache or
+    files), log-mel, each augmentation (mixup, RRC, k-mix), student forward+backward, teacher, losses,
+    optimiser, EMA.
+(c) FLOPs per crop (student 3x forward on two views + teacher on two views) and this machine's
+    measured peaks (bf16/fp32 2048^3 matmul, 64->64 3x3 conv): the crops/s each would allow.
+Benchmark on a quiet machine (pause a background run with kill -STOP); figures drift +-10%.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
-import soundfile as sf
 import torch
 from torch.utils.data import DataLoader
 
 from slicer_embed.training import distributed as dist_utils
-from slicer_embed.training.config import PRESETS
+from slicer_embed.training.config import PRESETS, PretrainConfig
 from slicer_embed.training.data import CropDataset, EpochBatches, FileSource, list_audio
 from slicer_embed.training.ema import ema_update_
-from slicer_embed.training.pretrain import log_mel_batch, make_optimizer, slicer_losses
+from slicer_embed.training.pretrain import bf16_autocast_supported, log_mel_batch, make_optimizer, slicer_losses
 from slicer_embed.training.queue import KeyQueue
 from slicer_embed.training.student_teacher import TwoViews, build_student_teacher
 from slicer_embed.training.views import ViewMaker
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_extract import peak_rows  # noqa: E402 - the same peaks, read as crops/s at the step's FLOPs
 
-def make_files(folder: Path, n: int) -> list[Path]:
+
+def flops_per_crop(cfg: PretrainConfig, n_mels: int = 64, channels: int = 64, blocks: int = 3) -> dict[str, float]:
+    """Multiply-adds x 2 of one training crop: encoder forward per view, and the whole step."""
+    h, w = n_mels, cfg.crop_samples // 160 + 1
+    fwd, c_in = 0.0, 1
+    for _ in range(blocks):
+        fwd += 2.0 * 9 * c_in * channels * h * w
+        h, w, c_in = h // 2, w // 2, channels
+    fwd += 2.0 * w * (channels * h * 2048 + 2048 * 2048)
+    heads = 2.0 * 2048 * cfg.instance_dim + (2.0 * 2048 * 2048 + 2.0 * 2048 * cfg.n_clusters)
+    view = fwd + heads
+    # student: forward + backward (~2x forward) on both views; teacher: forward on both views
+    return {"encoder_forward": fwd, "step": 2 * 3 * view + 2 * view}
+
+
+def steady_rate(run: Path, skip_steps: int = 20) -> float:
+    """Crops/s over the metric windows after ``skip_steps`` (start-up, warm-up and allocator growth)."""
+    rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines() if l.strip()]
+    rows = [r for r in rows if r["step"] > skip_steps]
+    if len(rows) < 2:
+        raise RuntimeError(f"{run}: too few metric lines after step {skip_steps}; raise --steps")
+    t = rows[-1]["time"] - rows[0]["time"]
+    return (rows[-1]["clips_seen"] - rows[0]["clips_seen"]) / t
+
+
+def run_train(data: str, cache: str | None, preset: str, steps: int, extra: Sequence[str], out: Path) -> float:
+    cmd = [sys.executable, "-m", "slicer_embed", "train", "--data", data, "--out", str(out), "--preset", preset,
+           "--max-steps", str(steps), "--progress", "false", "--log-every", "10", "--checkpoint-every",
+           str(10 * steps), *(["--cache", cache] if cache else []), *extra]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
+    return steady_rate(out)
+
+
+def extract_windows_per_s(tmp: Path, minutes: float = 5.0) -> float:
+    """``slicer-embed extract`` (defaults) on ``minutes`` of 10 s files: encoder windows per second."""
+    import soundfile as sf
+
+    import slicer_embed
+    src = tmp / "audio"
+    src.mkdir()
     rng = np.random.default_rng(0)
+    n = int(minutes * 6)
     for i in range(n):
-        sr = 44100 if i % 2 else 16000
-        x = (0.1 * rng.standard_normal(10 * sr)).astype(np.float32)
-        sf.write(folder / f"f{i:04d}.wav", x, sr)
-    return list_audio(folder)
+        sf.write(str(src / f"c{i:04d}.wav"), (0.1 * rng.standard_normal(160000)).astype(np.float32), 16000)
+    model = tmp / "model"
+    slicer_embed.create_model(seed=0).save_pretrained(model)
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "slicer_embed", "extract", str(src), str(tmp / "e.npy"),
+                           "--model", str(model)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"extract failed: {done.stderr[-2000:]}")
+    seconds = time.perf_counter() - t0
+    return n * 10.0 / 0.96 / seconds  # 0.96 s windows
 
 
-def bench_data(files: list[Path], batch: int, workers: int, batches: int) -> float:
-    """Clips/s of decode + crop through the DataLoader."""
-    ds = CropDataset(FileSource(files), 15200, seed=0)
-    loader = DataLoader(ds, batch_sampler=EpochBatches(len(files), batch, 0, 0), num_workers=workers)
-    it = iter(loader)
-    next(it)  # worker start-up is not throughput
-    t0, n = time.perf_counter(), 0
-    for _ in range(batches):
-        try:
-            wave, _ = next(it)
-        except StopIteration:
-            break
-        n += len(wave)
-    return n / (time.perf_counter() - t0)
+def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[str, float]:
+    """Milliseconds per step of each stage (mean over ``steps`` after two warm-up steps), every core."""
+    from slicer_embed.training.augment import mixup_with_memory, random_resize_crop
+    from slicer_embed.training.cache import CacheSource
+    from slicer_embed.training.corpus_stats import kmix_centroids, norm_stats
+    from slicer_embed.training.kmix import kmix
 
-
-def bench_model(preset: str, batch: int, steps: int, device: str) -> dict[str, float]:
-    """Seconds per step of each stage of the training step (mean over ``steps`` after one warm-up)."""
-    cfg = PRESETS[preset].replace(batch_size=batch, memory_size=max(batch, PRESETS[preset].memory_size))
-    dev = torch.device(device)
+    cfg = PRESETS[preset]
+    dev = torch.device("cpu")
+    source = CacheSource(cache) if cache else FileSource(list_audio(data))
     student, teacher = build_student_teacher(cfg.instance_dim, cfg.n_clusters, 0, dev)
+    student.fast = teacher.fast = cfg.fast_encoder
+    mean, std, _ = norm_stats(source, student.model.frontend, 256, cfg.crop_samples, 0)
+    centroids = kmix_centroids(source, student.model.frontend, min(1.0, 512 / len(source)), cfg.kmix_clusters,
+                               cfg.kmix_iters, cfg.crop_samples, 0, (mean, std))
     queue = KeyQueue(cfg.instance_dim, cfg.queue_size, torch.Generator().manual_seed(1), dev)
-    centroids = torch.nn.functional.normalize(torch.randn(cfg.kmix_clusters, 64), dim=1)
     views = ViewMaker(cfg, (1, 64, 96), centroids, 0, dev)
-    opt = make_optimizer(cfg, list(student.parameters()))
+    opt = make_optimizer(cfg, [p for p in student.parameters() if p.requires_grad])
     info = dist_utils.DistInfo()
-    amp = cfg.amp and dev.type == "cuda"
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp else (lambda: torch.autocast("cpu", enabled=False))
-    wave = 0.1 * torch.randn(batch, cfg.crop_samples, device=dev)
-    times: dict[str, float] = {"log-mel": 0.0, "augment": 0.0, "forward+loss": 0.0, "backward+step+ema": 0.0}
-    sync = (lambda: torch.cuda.synchronize()) if dev.type == "cuda" else (lambda: None)
-    for i in range(steps + 1):
-        marks = [time.perf_counter()]
-        x = log_mel_batch(student, wave, -5.0, 4.0); sync(); marks.append(time.perf_counter())
-        v1, v2 = views(x); sync(); marks.append(time.perf_counter())
-        loss, _ = slicer_losses(cfg, TwoViews(student), student, teacher, queue, v1, v2, info, autocast)
-        sync(); marks.append(time.perf_counter())
+    amp = cfg.amp and bf16_autocast_supported(dev)
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if amp else (lambda: torch.autocast("cpu", enabled=False))
+    if cfg.channels_last:
+        student.to(memory_format=torch.channels_last)
+        teacher.to(memory_format=torch.channels_last)
+    loader = iter(DataLoader(CropDataset(source, cfg.crop_samples, 0),
+                             batch_sampler=EpochBatches(len(source), cfg.batch_size, 0, 0),
+                             num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0))
+    stages = ["data (DataLoader wait)", "log-mel frontend", "mixup", "RRC", "k-mix", "student forward",
+              "teacher (2 views)", "losses", "backward", "optimiser", "EMA"]
+    times = dict.fromkeys(stages, 0.0)
+    g = views.generator
+    for i in range(steps + 2):
+        t = [time.perf_counter()]
+        wave, _ = next(loader); t.append(time.perf_counter())
+        x = log_mel_batch(student, wave, mean, std); t.append(time.perf_counter())
+        out = []
+        with torch.no_grad():
+            for _ in range(2):  # ViewMaker's chain, timed per augmentation (same calls, same order)
+                v = x
+                marks = {}
+                for name in views.chain:
+                    s0 = time.perf_counter()
+                    if name == "mixup":
+                        v = mixup_with_memory(v, views.mix_bank, cfg.mixup_ratio, g)
+                    elif name == "rrc":
+                        v = random_resize_crop(v, g, cfg.rrc_virtual_scale, cfg.rrc_freq_scale, cfg.rrc_time_scale)
+                    else:
+                        v = kmix(v, views.kmix_bank, views.centroids, cfg.kmix_ratio, cfg.kmix_top_k, g)
+                    marks[name] = time.perf_counter() - s0
+                out.append(v)
+                for name, dt in marks.items():
+                    if i >= 2:
+                        times[{"mixup": "mixup", "rrc": "RRC", "kmix": "k-mix"}[name]] += dt / steps
+        v1, v2 = (v.contiguous(memory_format=torch.channels_last) for v in out)
+        t.append(time.perf_counter())
+        with autocast():
+            q1, c1, q2, c2 = TwoViews(student)(v1, v2)
+        t.append(time.perf_counter())
+        with torch.no_grad(), autocast():
+            k1, k2 = teacher(v1)[0].float(), teacher(v2)[0].float()
+        t.append(time.perf_counter())
+        from slicer_embed.training.losses import cluster_loss, combine_directions, instance_loss
+        negatives = queue.keys.clone()
+        loss = combine_directions(instance_loss(q1, k2, negatives, cfg.temperature),
+                                  instance_loss(q2, k1, negatives, cfg.temperature), cfg.symmetric)
+        loss = loss + cfg.cluster_weight * cluster_loss(c1, c2, cfg.cluster_temperature, cfg.cluster_entropy)
+        queue.enqueue(torch.cat([k2, k1]))
+        t.append(time.perf_counter())
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if not cfg.ema_in_forward:
-            ema_update_(teacher, student, cfg.ema_momentum)
-        sync(); marks.append(time.perf_counter())
-        if i > 0:  # the first step warms up allocators and kernels
-            for k, a, b in zip(times, marks, marks[1:]):
-                times[k] += (b - a) / steps
-    return times
+        loss.backward(); t.append(time.perf_counter())
+        opt.step(); t.append(time.perf_counter())
+        ema_update_(teacher, student, cfg.ema_momentum); t.append(time.perf_counter())
+        if i >= 2:
+            spans = dict(zip(["data (DataLoader wait)", "log-mel frontend", "augment", "student forward",
+                              "teacher (2 views)", "losses", "backward", "optimiser", "EMA"],
+                             np.diff(t)))
+            for k, v in spans.items():
+                if k != "augment":
+                    times[k] += v / steps
+    return {k: 1000 * v for k, v in times.items()}
 
 
 def kmix_geometry(files: list[Path], clusters: int = 4) -> dict[str, dict[str, float]]:
@@ -135,13 +229,17 @@ def double_enqueue_artefact(files: list[Path], batch: int = 32) -> dict[str, flo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--preset", default="reference", choices=sorted(PRESETS))
-    p.add_argument("--batch-size", type=int, default=512)
-    p.add_argument("--steps", type=int, default=2)
-    p.add_argument("--workers", type=int, nargs="+", default=[0, 2])
-    p.add_argument("--files", type=int, default=128)
-    p.add_argument("--device", nargs="+", default=["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", help="training corpus: folder or CSV (e.g. data/corpus/manifest.csv)")
+    p.add_argument("--cache", default=None, help="the preprocessed-audio cache of --data (as train --cache)")
+    p.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+    p.add_argument("--steps", type=int, default=80, help="steps per end-to-end run (default 80)")
+    p.add_argument("--split-steps", type=int, default=6, help="steps timed in the split (default 6)")
+    p.add_argument("--peer", default="--fast-encoder false",
+                   help="train overrides of the peer end-to-end run ('' for none; default: the module path)")
+    p.add_argument("--sections", default="e2e,split,peak", help="comma list from e2e,split,peak")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     p.add_argument("--recipe-checks", metavar="DATA", default=None,
                    help="instead of timing, measure the reference artefacts on a folder/CSV of audio")
     args = p.parse_args(argv)
@@ -153,20 +251,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         art = double_enqueue_artefact(files)
         print("untrained student/teacher, RRC views: " + ", ".join(f"{k} {v:.3f}" for k, v in art.items()))
         return 0
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, preset {args.preset}, "
-          f"batch {args.batch_size}")
-    with tempfile.TemporaryDirectory() as tmp:
-        files = make_files(Path(tmp), args.files)
-        data = {w: bench_data(files, 16, w, args.files // 16 - 1) for w in args.workers}
-    model = {d: bench_model(args.preset, args.batch_size, args.steps, d) for d in args.device}
-    print(f"\n{'stage':<28}" + "".join(f"{d:>14}" for d in args.device))
-    for stage in next(iter(model.values())):
-        print(f"{stage + ' (ms/step)':<28}" + "".join(f"{1000 * model[d][stage]:>14.0f}" for d in args.device))
-    total = {d: sum(model[d].values()) for d in args.device}
-    print(f"{'model step (ms/step)':<28}" + "".join(f"{1000 * total[d]:>14.0f}" for d in args.device))
-    print(f"{'model clips/s':<28}" + "".join(f"{args.batch_size / total[d]:>14.1f}" for d in args.device))
-    for w, rate in data.items():
-        print(f"{f'data clips/s ({w} workers)':<28}{rate:>14.1f}   (decode+resample+crop, CPU)")
+    if not args.data:
+        p.error("--data is required (or --recipe-checks)")
+    sections = {s.strip() for s in args.sections.split(",")}
+    cfg = PRESETS[args.preset]
+    fl = flops_per_crop(cfg)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, preset {args.preset} (batch "
+          f"{cfg.batch_size}, fast_encoder {cfg.fast_encoder}), load average {os.getloadavg()[0]:.2f}")
+    result: dict[str, Any] = {"preset": args.preset, "flops_per_crop": fl["step"]}
+    if "e2e" in sections:
+        with tempfile.TemporaryDirectory(dir=ROOT / "runs" if (ROOT / "runs").is_dir() else None) as tmp:
+            tmp = Path(tmp)
+            rate = run_train(args.data, args.cache, args.preset, args.steps, [], tmp / "recipe")
+            peer = run_train(args.data, args.cache, args.preset, args.steps, args.peer.split(), tmp / "peer") \
+                if args.peer.strip() else None
+            windows = extract_windows_per_s(tmp)
+        result.update(train_crops_per_s=rate, peer_crops_per_s=peer, extract_windows_per_s=windows)
+        print("\n| end to end | crops/s (windows/s) | ratio to extract |\n|---|---:|---:|")
+        print(f"| train --preset {args.preset} | {rate:.1f} | {rate / windows:.3f} |")
+        if peer is not None:
+            print(f"| train --preset {args.preset} {args.peer} (peer) | {peer:.1f} | {peer / windows:.3f} |")
+        print(f"| extract (defaults, random weights) | {windows:.0f} windows/s | 1 |")
+    if "split" in sections:
+        split = split_rows(args.preset, args.data, args.cache, args.split_steps)
+        total = sum(split.values())
+        result["split_ms"] = split
+        print(f"\n| stage (ms per step of {cfg.batch_size} crops) | ms | share |\n|---|---:|---:|")
+        for k, v in split.items():
+            print(f"| {k} | {v:.1f} | {100 * v / total:.0f}% |")
+        print(f"| **total** | {total:.1f} | {cfg.batch_size / total * 1000:.1f} crops/s |")
+    if "peak" in sections:
+        peaks = peak_rows(fl["step"])
+        result["peaks"] = peaks
+        print(f"\nFLOPs: {fl['encoder_forward'] / 1e9:.3f} GFLOP per encoder forward of one crop, "
+              f"{fl['step'] / 1e9:.2f} GFLOP per crop per training step")
+        print("\n| peak kernel | GFLOP/s | FLOP-limit crops/s (all cores) |\n|---|---:|---:|")
+        for name, g, c in peaks:
+            print(f"| {name} | {g:.0f} | {c:.0f} |")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 

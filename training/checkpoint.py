@@ -61,9 +61,19 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     return state
 
 
-def prune(run: Path, keep: int) -> None:
-    """Delete all but the newest ``keep`` step checkpoints (keep <= 0 keeps everything)."""
+def checkpoint_step(path: Path) -> int:
+    """The step number in a ``step_XXXXXXXX.pt`` name."""
+    m = _NAME.match(Path(path).name)
+    if m is None:
+        raise ValueError(f"{path}: not a step_XXXXXXXX.pt checkpoint name")
+    return int(m.group(1))
+
+
+def prune(run: Path, keep: int, protect: frozenset[int] | set[int] = frozenset()) -> None:
+    """Delete all but the newest ``keep`` step checkpoints (keep <= 0 keeps everything); checkpoints
+    of the steps in ``protect`` (a learning curve's points) are never deleted and do not count."""
     if keep <= 0:
         return
-    for old in list_checkpoints(run)[:-keep]:
+    rolling = [p for p in list_checkpoints(run) if checkpoint_step(p) not in protect]
+    for old in rolling[:-keep]:
         old.unlink(missing_ok=True)

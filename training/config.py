@@ -33,6 +33,7 @@ class PretrainConfig:
     batch_size: int = 512  # global batch; per rank = batch_size // world_size
     epochs: int = 50
     max_steps: int = 0  # 0: run `epochs` epochs
+    stop_at_step: int = 0  # >0: stop (checkpoint + export) after this step; the LR schedule still spans the run
     optimizer: str = "sgd"  # "sgd" | "adamw"
     lr: float = 3e-4
     momentum: float = 0.9  # SGD only
@@ -42,6 +43,7 @@ class PretrainConfig:
     grad_clip: float = 0.0  # 0: off
     amp: bool = False  # bf16 autocast on CUDA, and on CPUs with native bf16 (AMX / avx512_bf16)
     channels_last: bool = False  # NHWC convolutions: with amp on a CPU, ~3x faster steps (oneDNN + AMX)
+    fast_encoder: bool = False  # the encoder's train-mode forward through training.fast_encoder (same maths)
     # -- heads and losses (sections 3-4) --
     instance_dim: int = 128
     n_clusters: int = 128
@@ -71,6 +73,7 @@ class PretrainConfig:
     log_every: int = 10
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
+    keep_steps: str = ""  # comma list of steps that are also checkpointed and never pruned (learning curves)
     progress: bool = True
     stall_after_step: int = 0  # testing hook: sleep forever after this step's checkpoint (kill -9 tests)
 
@@ -92,6 +95,11 @@ class PretrainConfig:
         for ok, name, why in checks:
             if not ok:
                 raise ValueError(f"config {name} = {getattr(self, name)!r} {why}")
+        try:
+            self.keep_step_set
+        except ValueError:
+            raise ValueError(f"config keep_steps = {self.keep_steps!r}: expected a comma list of positive "
+                             f"integers") from None
         unknown = set(self.augmentation_list) - {"mixup", "rrc", "kmix"}
         if unknown:
             raise ValueError(f"config augmentations = {self.augmentations!r}: unknown {sorted(unknown)}; "
@@ -101,6 +109,13 @@ class PretrainConfig:
     @property
     def augmentation_list(self) -> list[str]:
         return [a.strip() for a in self.augmentations.split(",") if a.strip()]
+
+    @property
+    def keep_step_set(self) -> frozenset[int]:
+        steps = frozenset(int(s) for s in self.keep_steps.split(",") if s.strip())
+        if any(s <= 0 for s in steps):
+            raise ValueError("keep_steps must be positive")
+        return steps
 
     def replace(self, **changes: Any) -> "PretrainConfig":
         return dataclasses.replace(self, **changes).validate()
@@ -127,6 +142,7 @@ DEFAULT = REFERENCE.replace(
     kmix_features="normalized",  # centroids in the same (normalised) space as the mixed views
     amp=True,  # bf16 autocast on CUDA and on bf16-capable CPUs (frontend, augmentations, losses in fp32)
     channels_last=True,
+    fast_encoder=True,  # block 1 as one fused CPU kernel, dropout from torch.rand (docs/performance.md)
 )
 
 SMOKE = REFERENCE.replace(
@@ -141,9 +157,9 @@ SMOKE = REFERENCE.replace(
 # batch 64) without the cluster loss, which had the best mini-LAPE mean of the recipes compared.
 # About 10 core-minutes on the offline corpus.
 CPU = DEFAULT.replace(
-    batch_size=64, max_steps=300, optimizer="adamw", lr=1e-3, weight_decay=1e-4, lr_schedule="cosine",
+    batch_size=64, epochs=30, max_steps=0, optimizer="adamw", lr=1e-3, weight_decay=1e-4, lr_schedule="cosine",
     warmup_steps=50, queue_size=8192, ema_momentum=0.99, cluster_weight=0.0, num_workers=1,
-    checkpoint_every=50, keep_checkpoints=10, log_every=10,
+    checkpoint_every=500, keep_checkpoints=3, log_every=10,
 )
 
 PRESETS: dict[str, PretrainConfig] = {"reference": REFERENCE, "default": DEFAULT, "smoke": SMOKE, "cpu": CPU}

@@ -9,6 +9,7 @@ directions + cluster loss -> backward, optimiser step (-> EMA) -> enqueue the ke
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from .views import ViewMaker
 
 # Fields that may change when a run is resumed; anything else would break exact continuation.
 RESUMABLE_OVERRIDES = {"max_steps", "epochs", "num_workers", "progress", "log_every", "checkpoint_every",
-                       "keep_checkpoints", "stall_after_step"}
+                       "keep_checkpoints", "stall_after_step", "keep_steps", "stop_at_step"}
 
 
 class TrainingDiverged(RuntimeError):
@@ -54,7 +55,9 @@ class Position:
 def make_optimizer(cfg: PretrainConfig, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # the fused kernel: one pass over the parameters instead of ~10 (CPU step 23 -> 3.5 ms for this model)
+    fused = all(p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
 
 
 def log_mel_batch(student: SlicerNet, wave: torch.Tensor, mean: float, std: float) -> torch.Tensor:
@@ -164,15 +167,61 @@ def resolve_data(data: str | Path, out: Path, info: dist_utils.DistInfo) -> list
     return files
 
 
+RUN_FILES = ("checkpoints", "model", "metrics.jsonl", "train.log", "train_config.json", "tensorboard",
+             "bad_files.txt")
+
+
+class RunFolderInUse(ValueError):
+    """The run folder already holds a run (and neither resume nor overwrite was asked for)."""
+
+
+def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
+    """A new run never mixes with an old one: refuse a folder holding a run unless told what to do."""
+    if resume:
+        return
+    found = [name for name in RUN_FILES if (out / name).exists()]
+    if not found:
+        return
+    if not overwrite:
+        raise RunFolderInUse(f"{out} already holds a training run ({', '.join(found)}); pass --resume to continue "
+                             f"it, --overwrite to delete it and start over, or choose another --out")
+    import shutil
+    for name in found:
+        target = out / name
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+
+
 def train(cfg: PretrainConfig, data: str | Path, out: str | Path, *, preset: str = "custom",
-          resume: bool = False, device: str = "auto", cache: str | Path | None = None) -> Path:
+          resume: bool = False, device: str = "auto", cache: str | Path | None = None,
+          overwrite: bool = False) -> Path:
     """Run (or resume) pretraining into the run folder ``out``; returns ``out/model`` (exported student).
 
     ``cache``: a preprocessed-audio folder (training.cache); built from ``data`` first if it does not exist.
+    ``out`` must not hold another run unless ``resume`` (continue it) or ``overwrite`` (delete it first).
+    The run holds ``out/.lock`` while it runs: a second ``train`` into the same folder is refused.
     """
-    from slicer_embed.hub import resolve_device
+    from slicer_embed.locking import OutputLock, OutputLocked
 
     out = Path(out)
+    lock = OutputLock(out / ".lock", f"the training run {out}")
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    if is_main:
+        try:
+            lock.acquire()
+        except OutputLocked as e:
+            raise RunFolderInUse(str(e)) from None
+    try:
+        if is_main:
+            check_run_folder(out, resume, overwrite)
+        return _train(cfg, data, out, preset=preset, resume=resume, device=device, cache=cache)
+    finally:
+        lock.release()
+
+
+def _train(cfg: PretrainConfig, data: str | Path, out: Path, *, preset: str, resume: bool, device: str,
+           cache: str | Path | None) -> Path:
+    from slicer_embed.hub import resolve_device
+
     # ---------------- distributed, device, run folder ----------------
     dev = resolve_device(None if device == "auto" else device)
     info = dist_utils.init(dev.type)
@@ -180,13 +229,24 @@ def train(cfg: PretrainConfig, data: str | Path, out: str | Path, *, preset: str
         dev = torch.device("cuda", info.local_rank)
     torch.manual_seed(cfg.seed * 1009 + info.rank)  # dropout draws from the global generator (restored on resume)
     state = None
+    skipped: list[str] = []
     if resume:
-        last = ckpt.latest_checkpoint(out)
-        if last is None:
+        found = ckpt.list_checkpoints(out)
+        if not found:
             raise FileNotFoundError(f"--resume: {out} has no checkpoints/step_*.pt to resume from")
-        state = ckpt.load_checkpoint(last)
+        for candidate in reversed(found):  # a truncated newest one (disk full, copy cut short): use the one before
+            try:
+                state = ckpt.load_checkpoint(candidate)
+                break
+            except ValueError as e:
+                skipped.append(f"{candidate.name} ({str(e).split(' (')[0]})")
+        if state is None:
+            raise ValueError(f"--resume: none of the checkpoints in {out / ckpt.CKPT_DIR} can be read: "
+                             f"{'; '.join(skipped)}")
         cfg = _resumed_config(state, cfg)
     log = RunLog(out, info.is_main, cfg.progress)
+    for text in skipped:
+        log.info(f"--resume: skipped the unreadable checkpoint {text}")
     log.write_json("train_config.json", {"preset": preset, "data": str(data), "config": cfg.to_dict()})
 
     # ---------------- data ----------------
@@ -201,6 +261,7 @@ def train(cfg: PretrainConfig, data: str | Path, out: str | Path, *, preset: str
 
     # ---------------- student, teacher, corpus statistics ----------------
     student, teacher = build_student_teacher(cfg.instance_dim, cfg.n_clusters, cfg.seed, dev)
+    student.fast = teacher.fast = cfg.fast_encoder
     if state is None:
         stats, centroids = corpus_statistics(cfg, source, student, str(data), log)
         stats["preset"] = preset
@@ -231,9 +292,13 @@ def train(cfg: PretrainConfig, data: str | Path, out: str | Path, *, preset: str
              f"{cfg.batch_size} = {info.world_size} x {per_rank}) on {dev}{' bf16' if use_amp else ''}")
 
     # ---------------- loop ----------------
-    log.start_progress(total_steps, pos.step)
+    keep_steps = cfg.keep_step_set
+    end = min(total_steps, cfg.stop_at_step) if cfg.stop_at_step > 0 else total_steps
+    if end < total_steps:
+        log.info(f"stopping after step {end} of the {total_steps}-step schedule (stop_at_step)")
+    log.start_progress(end, pos.step)
     window = log.new_window()
-    while pos.step < total_steps:
+    while pos.step < end:
         sampler = EpochBatches(len(files), per_rank, cfg.seed, pos.epoch, pos.batch_in_epoch,
                                info.rank, info.world_size)
         loader = DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.num_workers,
@@ -271,16 +336,16 @@ def train(cfg: PretrainConfig, data: str | Path, out: str | Path, *, preset: str
             if pos.batch_in_epoch >= steps_per_epoch:
                 pos.epoch, pos.batch_in_epoch = pos.epoch + 1, 0
             window.add(time.perf_counter() - t_model, per_rank * info.world_size, parts)
-            if pos.step % cfg.log_every == 0 or pos.step == total_steps:
+            if pos.step % cfg.log_every == 0 or pos.step == end:
                 log.metrics(pos, lr, window)
                 window = log.new_window()
             log.advance(parts["loss"])
-            if pos.step % cfg.checkpoint_every == 0 or pos.step == total_steps:
+            if pos.step % cfg.checkpoint_every == 0 or pos.step == end or pos.step in keep_steps:
                 _checkpoint(cfg, out, info, training_state(cfg, student, teacher, opt, queue, views, pos, stats))
                 if cfg.stall_after_step == pos.step:
                     _stall()
             t_data = time.perf_counter()
-            if pos.step >= total_steps or pos.batch_in_epoch == 0:
+            if pos.step >= end or pos.batch_in_epoch == 0:
                 break
 
     # ---------------- export ----------------
@@ -310,7 +375,7 @@ def _clip_source(data: str | Path, out: Path, cache: str | Path | None,
 def _checkpoint(cfg: PretrainConfig, out: Path, info: dist_utils.DistInfo, state: dict[str, Any]) -> None:
     if info.is_main:
         ckpt.save_checkpoint(state, ckpt.checkpoint_path(out, state["position"]["step"]))
-        ckpt.prune(out, cfg.keep_checkpoints)
+        ckpt.prune(out, cfg.keep_checkpoints, protect=cfg.keep_step_set)
     dist_utils.barrier(info)
 
 

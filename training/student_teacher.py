@@ -17,6 +17,7 @@ from torch import nn
 import slicer_embed
 from slicer_embed.encoder import pool_frames
 
+from .fast_encoder import train_forward
 from .heads import cluster_head, instance_head
 
 
@@ -29,9 +30,13 @@ class SlicerNet(nn.Module):
         d = model.embedding_dim
         self.instance_head = instance_head(d, instance_dim)
         self.cluster_head = cluster_head(d, n_clusters)
+        self.fast = False  # train mode: the encoder through training.fast_encoder (same function, cheaper)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        frames = self.model.encoder(x)  # (B, T // 8, 2048)
+        if self.fast and self.training:
+            frames = train_forward(self.model.encoder, x)  # (B, T // 8, 2048)
+        else:
+            frames = self.model.encoder(x)
         y = pool_frames(frames, "mean+max")  # (B, 2048): max_t + mean_t, as pre-training in the reference
         q = F.normalize(self.instance_head(y).float(), dim=1)
         c = self.cluster_head(y).float()

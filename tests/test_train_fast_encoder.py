@@ -1,0 +1,162 @@
+"""training.fast_encoder / block1_kernel: the cheaper train-mode forward computes the module's function.
+
+Values, gradients and BatchNorm running statistics are compared with ``AudioNTT2020.forward`` in train
+mode (float32, BN affine parameters drawn so that some scales are negative: the pool must then pick
+the minimum of the conv output, which the fold handles). Also: odd input sizes, thread-count
+independence, the fallback without a compiler, dropout statistics.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from slicer_embed.training import block1_kernel, fast_encoder
+from slicer_embed.training.student_teacher import build_student_teacher
+
+needs_kernel = pytest.mark.skipif(block1_kernel.load() is None, reason=f"no C kernel: {block1_kernel.error()}")
+
+
+def _encoder(seed: int = 0, dropout: float = 0.0):
+    student, _ = build_student_teacher(128, 128, seed, torch.device("cpu"))
+    enc = student.model.encoder.train()
+    g = torch.Generator().manual_seed(seed + 7)
+    with torch.no_grad():
+        for block in enc.conv_blocks():
+            block[1].weight.copy_(torch.rand(block[1].weight.shape, generator=g) * 3 - 1.5)  # some < 0
+            block[1].bias.copy_(torch.randn(block[1].bias.shape, generator=g))
+    enc.fc[2].p = dropout
+    return enc
+
+
+def _compare(enc, x, g=None):
+    ref, fast = enc, copy.deepcopy(enc)
+    y_ref = ref(x)
+    y_fast = fast_encoder.train_forward(fast, x)
+    g = torch.randn(y_ref.shape, generator=torch.Generator().manual_seed(3)) if g is None else g
+    y_ref.backward(g)
+    y_fast.backward(g)
+    return ref, fast, y_ref, y_fast
+
+
+def _rel(a, b):
+    return float((a - b).norm() / b.norm().clamp_min(1e-30))
+
+
+@needs_kernel
+@pytest.mark.parametrize("frames", [96, 95, 17])
+def test_values_gradients_and_running_stats_match_the_module(frames):
+    enc = _encoder()
+    x = torch.randn(6, 1, 64, frames, generator=torch.Generator().manual_seed(1)) * 1.3 + 0.2
+    ref, fast, y_ref, y_fast = _compare(enc, x)
+    assert y_fast.shape == y_ref.shape
+    assert torch.allclose(y_fast, y_ref, atol=2e-5, rtol=1e-4), float((y_fast - y_ref).abs().max())
+    for (name, p_ref), p_fast in zip(ref.named_parameters(), fast.parameters()):
+        assert p_fast.grad is not None, name
+        if name.endswith("0.bias") and name.startswith("features"):
+            # a conv bias before batch-statistics BN has zero gradient (both give ~0 or exactly 0)
+            assert float(p_fast.grad.abs().max()) <= 1e-3 and float(p_ref.grad.abs().max()) <= 1e-3
+            continue
+        assert _rel(p_fast.grad, p_ref.grad) < 1e-4, (name, _rel(p_fast.grad, p_ref.grad))
+    for (name, b_ref), b_fast in zip(ref.named_buffers(), fast.buffers()):
+        assert torch.allclose(b_fast.float(), b_ref.float(), atol=1e-5, rtol=1e-5), name
+
+
+@needs_kernel
+def test_block1_under_bf16_autocast_is_close_to_the_module():
+    enc = _encoder(seed=1)
+    x = torch.randn(8, 1, 64, 96, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        want = enc.features_1(x)  # float32 reference
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            got = fast_encoder.block1_fused(copy.deepcopy(enc).features_1, x)
+    assert got.shape == want.shape and got.is_contiguous(memory_format=torch.channels_last)
+    # the kernel computes block 1 in float32 even under autocast
+    assert torch.allclose(got.float(), want, atol=1e-4, rtol=1e-4)
+
+
+@needs_kernel
+def test_kernel_is_independent_of_the_thread_count():
+    x = torch.randn(5, 1, 64, 40, generator=torch.Generator().manual_seed(4))
+    wt = torch.randn(9, 64, generator=torch.Generator().manual_seed(5)).requires_grad_()
+    b = torch.randn(64, generator=torch.Generator().manual_seed(6)).requires_grad_()
+    g = torch.randn(5, 32, 20, 64, generator=torch.Generator().manual_seed(7))
+    results = []
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            wt.grad = b.grad = None
+            out = block1_kernel.Block1Kernel.apply(x, wt, b)
+            out.backward(g)
+            mean, cov, n = block1_kernel.patch_moments(x)
+            results.append((out.clone(), wt.grad.clone(), b.grad.clone(), mean, cov))
+    finally:
+        torch.set_num_threads(before)
+    for other in results[1:]:
+        for a, c in zip(results[0], other):
+            assert torch.equal(a, c)
+
+
+@needs_kernel
+def test_kernel_matches_conv_relu_pool_directly():
+    x = torch.randn(3, 1, 10, 13, generator=torch.Generator().manual_seed(8))
+    w = torch.randn(16, 1, 3, 3, generator=torch.Generator().manual_seed(9))
+    bias = torch.randn(16, generator=torch.Generator().manual_seed(10))
+    want = F.max_pool2d(F.relu(F.conv2d(x, w, bias, padding=1)), 2)
+    got = block1_kernel.Block1Kernel.apply(x, w.reshape(16, 9).t(), bias).permute(0, 3, 1, 2)
+    assert torch.allclose(got, want, atol=1e-5)
+    mean, cov, n = block1_kernel.patch_moments(x)
+    taps = F.unfold(x, 3, padding=1).transpose(1, 2).reshape(-1, 9).double()
+    assert n == taps.shape[0]
+    assert torch.allclose(mean, taps.mean(0), atol=1e-12)
+    assert torch.allclose(cov, torch.cov(taps.t(), correction=0), atol=1e-10)
+
+
+def test_without_the_kernel_the_module_block_is_used(monkeypatch):
+    monkeypatch.setattr(block1_kernel, "load", lambda: None)
+    enc = _encoder(seed=2)
+    x = torch.randn(4, 1, 64, 32, generator=torch.Generator().manual_seed(11))
+    ref, fast, y_ref, y_fast = _compare(enc, x)
+    assert torch.allclose(y_fast, y_ref, atol=1e-5, rtol=1e-5)
+    assert _rel(fast.fc[0].weight.grad, ref.fc[0].weight.grad) < 1e-5
+
+
+def test_kernel_can_be_disabled_by_the_environment(monkeypatch):
+    monkeypatch.setenv("SLICER_EMBED_NO_KERNEL", "1")
+    assert block1_kernel.load() is None
+
+
+def test_a_failed_build_is_reported_not_raised(monkeypatch, tmp_path):
+    monkeypatch.setattr(block1_kernel, "_lib", None)
+    monkeypatch.setattr(block1_kernel, "_tried", False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("CC", "/nonexistent-cc")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no cc/gcc/clang either
+    assert block1_kernel.load() is None
+    assert "compiler" in block1_kernel.error()
+
+
+def test_dropout_rand_keeps_the_expected_share_and_scale():
+    torch.manual_seed(0)
+    x = torch.ones(200, 1000)
+    y = fast_encoder.dropout_rand(x, 0.3)
+    kept = y > 0
+    assert abs(float(kept.float().mean()) - 0.7) < 0.005
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / 0.7))
+    assert fast_encoder.dropout_rand(x, 0.0) is x
+
+
+def test_eval_mode_student_uses_the_module_path():
+    student, _ = build_student_teacher(128, 128, 0, torch.device("cpu"))
+    student.fast = True
+    student.eval()
+    x = torch.randn(2, 1, 64, 96)
+    with torch.no_grad():
+        q, _ = student(x)
+        want = F.normalize(student.instance_head(
+            __import__("slicer_embed").encoder.pool_frames(student.model.encoder(x), "mean+max")), dim=1)
+    assert torch.allclose(q, want, atol=1e-6)
