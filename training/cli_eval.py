@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random-seed", type=int, default=0, help="weights seed of the 'random' baseline")
     p.add_argument("--pooling", choices=POOLINGS, help="frame pooling (default: mean for lape, mean+max for evar)")
     p.add_argument("--crop", type=float, help="clip length in seconds for every task (default: per task)")
+    p.add_argument("--valid-only", action="store_true",
+                   help="score the valid split only, never a test split (for choosing between models)")
     p.add_argument("--max-epochs", type=int, help="override the protocol's epoch budget")
     p.add_argument("--cache-dir", type=Path, default=None, help=f"embedding cache (default {default_cache_dir()})")
     p.add_argument("--batch-size", type=int, default=32, help="clips per encoder forward pass")
@@ -95,7 +97,7 @@ def _configure(args: argparse.Namespace) -> tuple[Any, Any]:
     base = PROTOCOLS[args.protocol]
     probe = base.probe if args.max_epochs is None else dataclasses.replace(base.probe, max_epochs=args.max_epochs)
     protocol = dataclasses.replace(base, probe=probe, pooling=args.pooling or base.pooling,
-                                   split_seed=args.split_seed, crop=args.crop)
+                                   split_seed=args.split_seed, crop=args.crop, score_test=not args.valid_only)
     ft = None
     if args.finetune:
         ft = FinetuneConfig() if args.max_epochs is None else FinetuneConfig(max_epochs=args.max_epochs)
@@ -162,7 +164,9 @@ def _evaluate(args: argparse.Namespace) -> int:
             payload["failed_tasks"][task.name] = str(e)
             continue
         payload["tasks"][task.name] = result
-        accs = ", ".join(f"{s} {100 * a['mean']:.1f} ± {100 * a['std']:.1f}" for s, a in result["accuracy"].items())
+        va = result.get("valid_accuracy")
+        scored = ({"valid": va} if va else {}) | result["accuracy"]
+        accs = ", ".join(f"{s} {100 * a['mean']:.1f} ± {100 * a['std']:.1f}" for s, a in scored.items())
         print(f"{task.name}: {accs} (best epochs {result['best_epochs']})", file=sys.stderr)
     write_run(args.out, payload)
     print(f"wrote {args.out / 'results.json'}")

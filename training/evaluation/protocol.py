@@ -31,6 +31,7 @@ class ProtocolConfig:
     valid_fraction: float = 0.1  # carved from train when a task has no valid split
     split_seed: int = 0  # seed of that carve (fixed across probe seeds: seeds vary the probe only)
     crop: float | None = None  # seconds; None = per-task (registry.crop_seconds)
+    score_test: bool = True  # False: valid accuracy only (model selection never reads a test split)
     notes: str = ""
 
 
@@ -94,7 +95,7 @@ def run_task(embedder: Any, task: Task, protocol: ProtocolConfig, seeds: list[in
     y = np.array([index[r.label] for r in rows], dtype=np.int64)
     split = np.array([r.split for r in rows])
     tr, va = split == "train", split == "valid"
-    tests = sorted({s for s in split if s.startswith("test")})
+    tests = sorted({s for s in split if s.startswith("test")}) if protocol.score_test else []
 
     per_seed: dict[str, list[float]] = {t: [] for t in tests}
     best_epochs, valid_accs, probes = [], [], []
