@@ -16,6 +16,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from .paths import display, to_bytes
+
 RESAMPLE_QUALITY = "HQ"  # fixed so that results are reproducible across calls and machines
 MAX_CHANNELS_HEURISTIC = 8  # a 2-D array with <= this many columns and more rows is (samples, channels)
 
@@ -52,8 +54,13 @@ def to_float32(x: np.ndarray, what: str = "audio") -> np.ndarray:
                      f"[-1, 1] or to int16/int32 PCM first")
 
 
+MAX_ABS_AMPLITUDE = 1e6
+"""Peaks above this are refused: float audio is expected in [-1, 1], and amplitudes near 1e16 overflow
+the float32 log-mel into NaN. (Between 1 and this, e.g. int16 values stored as floats, a warning.)"""
+
+
 def check_clip(x: np.ndarray, what: str = "audio") -> np.ndarray:
-    """Validate one mono clip (1-D float32): non-empty, finite. Returns it unchanged."""
+    """Validate one mono clip (1-D float32): non-empty, finite, |x| <= MAX_ABS_AMPLITUDE. Returns it unchanged."""
     if x.ndim != 1:
         raise ValueError(f"{what} must be 1-D (samples,), got shape {x.shape}")
     if x.size == 0:
@@ -62,6 +69,11 @@ def check_clip(x: np.ndarray, what: str = "audio") -> np.ndarray:
     if bad.any():
         first = int(np.argmax(bad))
         raise ValueError(f"{what} contains {int(bad.sum())} NaN/Inf sample(s) (first at index {first})")
+    peak = float(np.max(np.abs(x)))
+    if peak > MAX_ABS_AMPLITUDE:
+        raise ValueError(f"{what} peaks at {peak:.3g}; float audio is expected in [-1, 1] (scale it, e.g. "
+                         f"x / 32768 for int16 values stored as floats); above {MAX_ABS_AMPLITUDE:.0e} the "
+                         f"log-mel would overflow")
     return x
 
 
@@ -82,6 +94,10 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     if sr_in == sr_out:
         return x
     y = soxr.resample(x, sr_in, sr_out, quality=RESAMPLE_QUALITY)
+    if y.size == 0 and x.size > 0:
+        # a clip shorter than one output sample (1 sample at 48 kHz -> 16 kHz) still has a duration:
+        # keep one sample (its mean), so every non-empty clip is embedded at every rate
+        y = np.asarray([x.mean()], dtype=np.float32)
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
@@ -98,24 +114,25 @@ def warn_if_clipped(x: np.ndarray, what: str = "audio") -> None:
 
 def _open(path: str | os.PathLike) -> sf.SoundFile:
     p = Path(path)
+    name = display(p)  # messages are valid UTF-8 even for names that are not
     if not p.exists():
-        raise AudioDecodeError(f"{p}: no such file")
+        raise AudioDecodeError(f"{name}: no such file")
     if p.is_dir():
-        raise AudioDecodeError(f"{p}: is a directory, not an audio file")
+        raise AudioDecodeError(f"{name}: is a directory, not an audio file")
     if p.stat().st_size == 0:
-        raise AudioDecodeError(f"{p}: file is empty (0 bytes)")
+        raise AudioDecodeError(f"{name}: file is empty (0 bytes)")
     try:
-        f = sf.SoundFile(str(p))
+        f = sf.SoundFile(to_bytes(p))  # bytes: soundfile cannot encode undecodable names itself
     except Exception as e:  # libsndfile's own message says what it could not parse
         why = _short(e)
         if "does not exist" in why:  # libsndfile's wording for some unrecognised data (e.g. text as .mp3)
             why = "format not recognised"
-        raise AudioDecodeError(f"{p}: cannot decode as audio ({why})") from e
+        raise AudioDecodeError(f"{name}: cannot decode as audio ({why})") from e
     if f.format in ("WAV", "WAVEX"):
         missing = _wav_missing_bytes(p)
         if missing:
             f.close()
-            raise AudioDecodeError(f"{p}: truncated WAV file: its header declares {missing:,} more bytes "
+            raise AudioDecodeError(f"{name}: truncated WAV file: its header declares {missing:,} more bytes "
                                    "of audio than the file holds")
     return f
 
@@ -161,7 +178,7 @@ def stream_audio(path: str | os.PathLike, sample_rate: int, block_seconds: float
     never sits in memory at once. Raises ``AudioDecodeError`` naming the file on any failure,
     including files that decode to no samples or to NaN/Inf.
     """
-    total = 0
+    total, emitted, dc = 0, 0, 0.0
     with _open(path) as f:
         sr_in = f.samplerate
         stream = None if sr_in == sample_rate else soxr.ResampleStream(
@@ -173,19 +190,26 @@ def stream_audio(path: str | os.PathLike, sample_rate: int, block_seconds: float
                 last = len(data) < block
                 mono = np.ascontiguousarray(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0])
                 if mono.size and not np.isfinite(mono).all():
-                    raise AudioDecodeError(f"{path}: decoded samples contain NaN/Inf")
+                    raise AudioDecodeError(f"{display(path)}: decoded samples contain NaN/Inf")
+                if mono.size and float(np.max(np.abs(mono))) > MAX_ABS_AMPLITUDE:
+                    raise AudioDecodeError(f"{display(path)}: float samples peak at {float(np.max(np.abs(mono))):.3g}, "
+                                           f"far outside [-1, 1] (a corrupt or mis-scaled float file)")
                 total += len(mono)
+                dc += float(mono.sum(dtype=np.float64))
                 out = mono if stream is None else stream.resample_chunk(mono, last=last)
                 if len(out):
+                    emitted += len(out)
                     yield out.astype(np.float32, copy=False)
                 if last:
                     break
         except AudioDecodeError:
             raise
         except Exception as e:
-            raise AudioDecodeError(f"{path}: decoding failed after {total} samples ({_short(e)})") from e
+            raise AudioDecodeError(f"{display(path)}: decoding failed after {total} samples ({_short(e)})") from e
     if total == 0:
-        raise AudioDecodeError(f"{path}: contains no audio samples (zero length)")
+        raise AudioDecodeError(f"{display(path)}: contains no audio samples (zero length)")
+    if emitted == 0:  # shorter than one output sample: one sample, as ``resample`` does for arrays
+        yield np.asarray([dc / total], dtype=np.float32)
 
 
 def load_audio(path: str | os.PathLike, sample_rate: int) -> np.ndarray:

@@ -29,6 +29,19 @@ class ConfigError(ValueError):
     """A ``config.json`` that cannot describe a valid model."""
 
 
+# Upper bounds: far above any sensible model, low enough that building the model cannot exhaust memory.
+MAX_CONFIG_BYTES = 1 << 20  # config.json is a few kB; a 1 MiB one is not a model config
+MAX_SAMPLE_RATE = 1_000_000
+MAX_FFT = 1 << 16
+MAX_MELS = 1024
+MAX_BLOCKS = 8
+MAX_WIDTH = 1 << 16  # conv channels, hidden and embedding sizes
+MAX_WINDOW_SAMPLES = 1 << 24  # one encoder window: ~17 min at 16 kHz
+MAX_PARAMETER_BYTES = 4 << 30  # float32 weights
+MAX_WINDOW_ACTIVATION_BYTES = 1 << 30  # the widest activation of one window (block 1 output), float32
+REQUIRED_SECTIONS = ("frontend", "architecture", "normalization", "inference")
+
+
 @dataclass(frozen=True)
 class FrontendConfig:
     """Log-mel frontend (BYOL-A / SLICER reference values).
@@ -53,12 +66,16 @@ class FrontendConfig:
     log_offset: float = FLOAT32_EPS  # added to mel power before the natural log
 
     def validate(self) -> None:
-        _require(self.sample_rate > 0, "frontend.sample_rate", self.sample_rate, "must be > 0")
-        _require(self.n_fft > 0, "frontend.n_fft", self.n_fft, "must be > 0")
+        _require(0 < self.sample_rate <= MAX_SAMPLE_RATE, "frontend.sample_rate", self.sample_rate,
+                 f"must be in (0, {MAX_SAMPLE_RATE}]")
+        _require(0 < self.n_fft <= MAX_FFT, "frontend.n_fft", self.n_fft, f"must be in (0, {MAX_FFT}]")
         _require(0 < self.win_length <= self.n_fft, "frontend.win_length", self.win_length,
                  "must be in (0, n_fft]")
-        _require(self.hop_length > 0, "frontend.hop_length", self.hop_length, "must be > 0")
-        _require(self.n_mels > 0, "frontend.n_mels", self.n_mels, "must be > 0")
+        _require(0 < self.hop_length <= MAX_FFT, "frontend.hop_length", self.hop_length,
+                 f"must be in (0, {MAX_FFT}]")
+        _require(0 < self.n_mels <= MAX_MELS, "frontend.n_mels", self.n_mels, f"must be in (0, {MAX_MELS}]")
+        for name in ("f_min", "f_max", "power_offset", "log_offset"):
+            _require(math.isfinite(getattr(self, name)), f"frontend.{name}", getattr(self, name), "must be finite")
         _require(0 <= self.f_min < self.f_max <= self.sample_rate / 2, "frontend.f_max", self.f_max,
                  f"need 0 <= f_min ({self.f_min}) < f_max <= sample_rate / 2")
         _require(self.pad_mode in ("reflect", "constant"), "frontend.pad_mode", self.pad_mode,
@@ -91,11 +108,14 @@ class EncoderConfig:
     def validate(self) -> None:
         _require(self.name == "audiontt2020", "architecture.name", self.name,
                  "only 'audiontt2020' is known")
-        _require(self.n_blocks >= 1, "architecture.n_blocks", self.n_blocks, "must be >= 1")
+        _require(1 <= self.n_blocks <= MAX_BLOCKS, "architecture.n_blocks", self.n_blocks,
+                 f"must be in [1, {MAX_BLOCKS}]")
+        _require(0 < self.n_mels <= MAX_MELS, "architecture.n_mels", self.n_mels, f"must be in (0, {MAX_MELS}]")
         _require(self.n_mels % 2**self.n_blocks == 0, "architecture.n_mels", self.n_mels,
                  f"must be divisible by 2**n_blocks = {2**self.n_blocks}")
         for name in ("conv_channels", "hidden_dim", "embedding_dim"):
-            _require(getattr(self, name) > 0, f"architecture.{name}", getattr(self, name), "must be > 0")
+            _require(0 < getattr(self, name) <= MAX_WIDTH, f"architecture.{name}", getattr(self, name),
+                     f"must be in (0, {MAX_WIDTH}]")
         _require(0.0 <= self.dropout < 1.0, "architecture.dropout", self.dropout, "must be in [0, 1)")
 
 
@@ -157,6 +177,17 @@ class ModelConfig:
         self.inference.validate(self.architecture)
         _require(self.frontend.n_mels == self.architecture.n_mels, "architecture.n_mels",
                  self.architecture.n_mels, f"must equal frontend.n_mels ({self.frontend.n_mels})")
+        _require(self.window_samples <= MAX_WINDOW_SAMPLES, "inference.window_frames", self.inference.window_frames,
+                 f"x frontend.hop_length = {self.window_samples} samples per window; at most {MAX_WINDOW_SAMPLES}")
+        a = self.architecture
+        params = 9 * a.conv_channels * (1 + (a.n_blocks - 1) * a.conv_channels) \
+            + a.fc_input_dim * a.hidden_dim + a.hidden_dim * a.embedding_dim
+        _require(4 * params <= MAX_PARAMETER_BYTES, "architecture", f"{params:,} parameters",
+                 f"need {4 * params / 2**30:.1f} GiB; at most {MAX_PARAMETER_BYTES / 2**30:.0f} GiB is accepted")
+        activation = 4 * a.conv_channels * a.n_mels * (self.inference.window_frames + 1)
+        _require(activation <= MAX_WINDOW_ACTIVATION_BYTES, "inference.window_frames", self.inference.window_frames,
+                 f"with {a.conv_channels} channels x {a.n_mels} mels needs {activation / 2**30:.1f} GiB per window; "
+                 f"at most {MAX_WINDOW_ACTIVATION_BYTES / 2**30:.0f} GiB is accepted")
         return self
 
     # -- derived quantities ---------------------------------------------------------------------
@@ -195,6 +226,11 @@ class ModelConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ConfigError(f"config has unknown top-level keys {unknown}")
+        absent = [name for name in REQUIRED_SECTIONS if name not in d]
+        if absent:
+            raise ConfigError(f"config has no {absent} section(s); a model config records its frontend, "
+                              f"architecture, log-mel normalization and inference windows (defaults would give "
+                              f"wrong embeddings silently)")
         kwargs: dict[str, Any] = {}
         for name, klass in sections.items():
             kwargs[name] = _section(klass, d.get(name, {}), name)
@@ -211,9 +247,22 @@ class ModelConfig:
     def from_json_file(cls, path: str | Path) -> "ModelConfig":
         path = Path(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            size = path.stat().st_size
+            if size > MAX_CONFIG_BYTES:
+                raise ConfigError(f"{path}: {size:,} bytes is not a model config (at most {MAX_CONFIG_BYTES:,})")
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path}: not UTF-8 text, so not a config.json ({e.reason} at byte {e.start})") from e
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot be read ({e.strerror or e})") from e
+        try:
+            data = json.loads(text)
         except json.JSONDecodeError as e:
             raise ConfigError(f"{path}: not valid JSON ({e})") from e
+        except RecursionError:
+            raise ConfigError(f"{path}: JSON nested too deeply to be a model config") from None
+        except ValueError as e:  # e.g. an integer of more than 4300 digits
+            raise ConfigError(f"{path}: not a usable JSON config ({e})") from e
         try:
             return cls.from_dict(data)
         except ConfigError as e:

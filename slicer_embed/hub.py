@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -136,8 +137,20 @@ def load_weights(model: torch.nn.Module, path: str | os.PathLike, expected_sha25
         if shapes:
             parts.append(f"shape mismatches [{'; '.join(shapes)}]")
         raise WeightsError(f"{path} does not match the architecture in config.json: " + ", ".join(parts))
+    check_tensors(tensors, path)
     cast = {k: v.to(expected[k].dtype) for k, v in tensors.items()}
     model.load_state_dict(cast, strict=True)
+
+
+def check_tensors(tensors: dict[str, torch.Tensor], path: str | os.PathLike) -> None:
+    """Refuse weights that can only give wrong embeddings: NaN/Inf values, BatchNorm variances <= 0."""
+    bad = sorted(k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all()))
+    if bad:
+        raise WeightsError(f"{path}: {len(bad)} tensor(s) hold NaN or Inf values ({', '.join(bad[:5])}"
+                           f"{', ...' if len(bad) > 5 else ''}); the embeddings would be NaN or garbage")
+    var = sorted(k for k, v in tensors.items() if k.endswith("running_var") and bool((v <= 0).any()))
+    if var:
+        raise WeightsError(f"{path}: BatchNorm variances must be > 0, but {', '.join(var)} holds values <= 0")
 
 
 def load_from_directory(directory: str | os.PathLike, device: str | torch.device | None = None) -> Any:
@@ -150,8 +163,13 @@ def load_from_directory(directory: str | os.PathLike, device: str | torch.device
             raise ModelNotFoundError(f"{directory}: no {name} (a model folder holds {CONFIG_NAME} "
                                      f"and {WEIGHTS_NAME})")
     config = ModelConfig.from_json_file(directory / CONFIG_NAME)
+    digest = config.provenance.get("weights_sha256")
+    if not digest:
+        warnings.warn(f"{directory / CONFIG_NAME} records no provenance.weights_sha256, so the integrity of "
+                      f"{WEIGHTS_NAME} cannot be checked (re-save with save_pretrained to record it)",
+                      UserWarning, stacklevel=3)
     model = SlicerModel(config)
-    load_weights(model, directory / WEIGHTS_NAME, config.provenance.get("weights_sha256"))
+    load_weights(model, directory / WEIGHTS_NAME, digest)
     model.source = str(directory)
     return model.to(resolve_device(device)).eval()
 

@@ -251,6 +251,11 @@ class SlicerModel(nn.Module):
             sr = self.sample_rate
         else:
             sr = _audio.check_sample_rate(sample_rate)
+        if isinstance(audio, (bytes, bytearray, memoryview)):
+            raise TypeError("audio is bytes; decode it first (soundfile.read(io.BytesIO(data))) or pass the "
+                            "file path to model.embed_file")
+        if isinstance(audio, (list, tuple)) and audio and all(_is_number(a) for a in audio):
+            audio = np.asarray(audio, dtype=np.float32)  # a flat list of samples is one clip
         if isinstance(audio, (list, tuple)):
             if len(audio) == 0:
                 raise ValueError("audio is an empty list; pass at least one clip")
@@ -258,7 +263,8 @@ class SlicerModel(nn.Module):
             raw = [_to_numpy(a, f"audio[{i}]") for i, a in enumerate(audio)]
             for i, a in enumerate(raw):
                 if a.ndim != 1:
-                    raise ValueError(f"audio[{i}] has shape {a.shape}; list items must be 1-D clips (samples,)")
+                    raise ValueError(f"audio[{i}] has shape {a.shape}; list items must be 1-D clips (samples,) "
+                                 f"(a flat list of numbers is taken as one clip, but this list mixes types)")
             single = False
         else:
             like = _kind(audio)
@@ -332,6 +338,10 @@ class SlicerModel(nn.Module):
 
 def _kind(a: Any) -> Any:
     return a.device if isinstance(a, torch.Tensor) else "np"
+
+
+def _is_number(a: Any) -> bool:
+    return isinstance(a, (int, float, np.integer, np.floating)) and not isinstance(a, bool)
 
 
 def _to_numpy(a: Any, what: str) -> np.ndarray:

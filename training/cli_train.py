@@ -6,7 +6,8 @@
 Every field of ``training.config.PretrainConfig`` is a ``--field-name VALUE`` override. Writes
 ``RUN/metrics.jsonl``, ``RUN/train.log``, ``RUN/checkpoints/step_*.pt`` and, at the end, ``RUN/model/``
 (load it with ``slicer_embed.load("RUN/model")``). Under torchrun each process runs this same command.
-Exit status: 0 done, 1 training diverged (NaN/Inf loss, checkpoint kept), 2 usage/data errors.
+Exit status: 0 done, 1 training diverged (NaN/Inf loss, checkpoint kept), 2 usage/data errors (including
+an --out that holds another run without --resume/--overwrite, or one another ``train`` is writing).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="reference = LAPE's values; default = recommended; smoke = seconds on a CPU")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its latest checkpoint, exactly")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="--out holds an earlier run: delete its checkpoints, logs and model, then start over "
+                             "(without --resume or --overwrite such a folder is refused)")
     parser.add_argument("--cache", default=None,
                         help="preprocessed-audio folder (16 kHz, memory-mapped): built from --data if missing, "
                              "then used instead of decoding files; worth it for compressed or long files")
@@ -55,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = _config(args)
         model_dir = train(cfg, args.data, args.out, preset=args.preset, resume=args.resume, device=args.device,
-                          cache=args.cache)
+                          cache=args.cache, overwrite=args.overwrite)
     except TrainingDiverged as e:
         print(f"slicer-embed train: {e}", file=sys.stderr)
         return 1

@@ -25,6 +25,8 @@ import torch
 
 from .. import api, hub
 from ..config import ConfigError
+from ..locking import OutputLock, OutputLocked
+from ..paths import display, to_bytes
 from ..runtime import start_forward
 from ..version import __version__
 from . import distributed as dist_
@@ -67,16 +69,30 @@ def _run(opts: ExtractOptions, world: dist_.World, stdin: TextIO | None) -> int:
     status = dist_.max_all(world, status)
     if status:
         return status
-    status = dist_.max_all(world, _prepare_output(setup) if world.is_main else OK)
-    if status == _COMPLETE:
-        return SOME_FAILED if writers.errors_path(setup.output).is_file() else OK
-    if status:
-        return status
-    stopped = dist_.max_all(world, _embed_share(setup, world))
-    if stopped:
-        return SOME_FAILED
-    status = _finish(setup) if world.is_main else OK
-    return dist_.max_all(world, status)
+    lock = OutputLock(writers.lock_path(setup.output), str(setup.output))
+    try:
+        status = OK
+        if world.is_main:  # one lock per output: rank 0 holds it for the whole job
+            try:
+                lock.acquire()
+            except OutputLocked as e:
+                _error(str(e))
+                status = USAGE
+        status = dist_.max_all(world, status)
+        if status:
+            return status
+        status = dist_.max_all(world, _prepare_output(setup) if world.is_main else OK)
+        if status == _COMPLETE:
+            return SOME_FAILED if writers.errors_path(setup.output).is_file() else OK
+        if status:
+            return status
+        stopped = dist_.max_all(world, _embed_share(setup, world))
+        if stopped:
+            return SOME_FAILED
+        status = _finish(setup) if world.is_main else OK
+        return dist_.max_all(world, status)
+    finally:
+        lock.release()
 
 
 def _error(msg: str) -> None:
@@ -106,7 +122,7 @@ def _setup(opts: ExtractOptions, world: dist_.World, stdin: TextIO | None) -> tu
 
 def fingerprint(setup: _Setup) -> dict[str, Any]:
     """What must match for shards of an earlier run to be reused by ``--resume``."""
-    listing = "\n".join(f"{e.path}\t{e.rel}" for e in setup.entries).encode()
+    listing = b"\n".join(to_bytes(e.path) + b"\t" + to_bytes(e.rel) for e in setup.entries)
     return {"inputs_sha256": hashlib.sha256(listing).hexdigest(), "n_inputs": len(setup.entries),
             "model_weights": _weights_id(setup.model), "pooling": setup.pooling, "level": setup.opts.level,
             "sample_rate": setup.spec.sample_rate, "window": setup.spec.window, **numerics(setup.model)}
@@ -268,7 +284,7 @@ def _record(setup: _Setup, acc: FileAccumulator | None, kind: str, key: int, val
         return True
     reason = str(value) if kind != DONE else "decoded to no frames"
     shards.add_fail(key, reason)
-    progress.fail(setup.entries[key].rel, reason)
+    progress.fail(display(setup.entries[key].rel), reason)
     return setup.opts.on_error != "raise"
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import atomic_open, atomic_save_npz, atomic_write_text
+from ..paths import display, tsv_field
 from .pooling import frame_timestamps
 from .store import Summary, iter_shards
 
@@ -85,6 +86,11 @@ def errors_path(output: Path) -> Path:
     return output.with_name(output.name + ".errors.tsv")
 
 
+def lock_path(output: Path) -> Path:
+    """The lock a running extract holds on ``output`` (slicer_embed.locking)."""
+    return output.with_name(output.name + ".lock")
+
+
 def sidecar_path(output: Path) -> Path:
     return output.with_suffix(".json")
 
@@ -106,7 +112,7 @@ def write_errors(output: Path, rels: list[str], failures: dict[int, str]) -> Non
     lines = ["path\treason"]
     for i in sorted(failures):
         reason = " ".join(str(failures[i]).split())
-        lines.append(f"{rels[i]}\t{reason}")
+        lines.append(f"{tsv_field(rels[i])}\t{tsv_field(reason)}")
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
@@ -118,14 +124,12 @@ def write(plan: Plan, summary: Summary, partial: Path) -> int:
         return _write_dir(plan, summary, partial)
     row = {idx: r for r, idx in enumerate(ok)}
     durations = np.array([summary.samples[i] / plan.sample_rate for i in ok], np.float64)
-    paths = [plan.rels[i] for i in ok]
+    paths = [display(plan.rels[i]) for i in ok]  # valid UTF-8 for JSON, npz and Parquet
     meta = json.dumps(plan.metadata, sort_keys=True)
     clip = _assemble_clip(plan, row, partial) if plan.clip else None
     frames, offsets = _assemble_frames(plan, summary, ok, row, partial) if plan.frames else (None, None)
     if plan.fmt == "npy":
-        atomic_write_text(sidecar_path(plan.output), json.dumps(
-            {"paths": paths, "durations": durations.tolist(), "metadata": plan.metadata}, indent=1))
-        _replace_from(clip, plan.output)
+        _commit_npy(clip, plan.output, {"paths": paths, "durations": durations.tolist(), "metadata": plan.metadata})
     elif plan.fmt == "npz":
         arrays: dict[str, Any] = {"paths": np.array(paths, dtype=str), "durations": durations,
                                   "metadata": np.array(meta)}
@@ -185,17 +189,50 @@ def _flush(a: np.ndarray) -> None:
         a.flush()
 
 
-def _replace_from(arr: np.ndarray, dest: Path) -> None:
-    """Move a finished .npy into place atomically: a memmap is renamed (it lives in OUTPUT.partial,
-    next to OUTPUT, so on the same filesystem); an in-memory array is saved under a temporary name."""
+def _commit_npy(arr: np.ndarray, output: Path, sidecar: dict[str, Any]) -> None:
+    """Put OUTPUT.npy and its sidecar OUTPUT.json in place so that, whenever the process dies, the
+    sidecar on disk never describes another array: both are staged and fsynced, the old sidecar is
+    removed, then the array and then the new sidecar are renamed into place. A run killed in between
+    leaves an array without a sidecar (and OUTPUT.partial/, so --resume or --overwrite redoes this
+    step), never a mismatched pair. The sidecar records the array's ``rows`` and ``array_sha256``."""
+    from ..hub import file_sha256
+
+    side = sidecar_path(output)
     if isinstance(arr, np.memmap):
         arr.flush()
-        with open(arr.filename, "rb+") as f:  # on disk before the rename, as atomic_open does
+        staged = Path(arr.filename)
+        with open(staged, "rb+") as f:
             os.fsync(f.fileno())
-        os.replace(arr.filename, dest)
+    else:
+        staged = output.with_name(f".{output.name}.staged.tmp")
+        with open(staged, "wb") as f:
+            np.save(f, arr)
+            f.flush()
+            os.fsync(f.fileno())
+    sidecar = {**sidecar, "rows": int(arr.shape[0]), "array_sha256": file_sha256(staged)}
+    staged_side = side.with_name(f".{side.name}.staged.tmp")
+    with open(staged_side, "w", encoding="utf-8") as f:
+        f.write(json.dumps(sidecar, indent=1))
+        f.flush()
+        os.fsync(f.fileno())
+    side.unlink(missing_ok=True)
+    _fsync_dir(output.parent)
+    os.replace(staged, output)
+    os.replace(staged_side, side)
+    _fsync_dir(output.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
         return
-    with atomic_open(dest, "wb") as f:
-        np.save(f, arr)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _write_dir(plan: Plan, summary: Summary, partial: Path) -> int:
@@ -206,7 +243,7 @@ def _write_dir(plan: Plan, summary: Summary, partial: Path) -> int:
         start = 0
         counts = shard.get("frame_counts")
         for j, i in enumerate(shard["ok_index"].tolist()):
-            arrays: dict[str, np.ndarray] = {"path": np.array(plan.rels[i]), "metadata": meta,
+            arrays: dict[str, np.ndarray] = {"path": np.array(display(plan.rels[i])), "metadata": meta,
                                              "duration": np.float64(shard["ok_samples"][j] / plan.sample_rate)}
             if plan.clip:
                 arrays["embedding"] = shard["clip"][j].astype(plan.dtype, copy=False)

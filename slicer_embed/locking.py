@@ -1,0 +1,75 @@
+"""An exclusive lock on an output (an extract OUTPUT, a training run folder) held for a whole run.
+
+``fcntl.flock`` on a ``.lock`` file beside the output, with the holder's pid written into it: the
+kernel releases it when the holder exits for any reason (kill -9 included), so a stale file never
+blocks a later run, and a second run on the same output gets a clear ``OutputLocked`` naming the
+holder instead of racing it. On systems without ``fcntl`` (Windows) locking is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import TracebackType
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+
+class OutputLocked(RuntimeError):
+    """Another process holds the lock: ``holder`` is its pid (None if unknown)."""
+
+    def __init__(self, what: str, holder: int | None):
+        self.holder = holder
+        super().__init__(f"another process is writing {what}{f' (pid {holder})' if holder else ''}; "
+                         f"wait for it to finish or stop it")
+
+
+class OutputLock:
+    """``with OutputLock(lock_path, what):`` holds the lock; ``what`` names the output in messages."""
+
+    def __init__(self, path: str | os.PathLike, what: str):
+        self.path, self.what = Path(path), what
+        self._fd: int | None = None
+
+    def acquire(self) -> "OutputLock":
+        if fcntl is None:
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _read_pid(fd)
+            os.close(fd)
+            raise OutputLocked(self.what, holder) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)  # before unlocking: a waiting run then makes a fresh file
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "OutputLock":
+        return self.acquire()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        return int(text) if text.isdigit() else None
+    except OSError:
+        return None
