@@ -87,3 +87,26 @@ def test_resume_falls_back_to_the_last_readable_checkpoint(corpus, tmp_path):
     assert "skipped the unreadable checkpoint step_00000004.pt" in log and "resumed from step 2" in log
     again = load_checkpoint(checkpoint_path(run, 4))["student"]
     assert all(torch.equal(straight[k], again[k]) for k in straight)
+
+
+def test_run_batches_are_the_epoch_batches_back_to_back():
+    from slicer_embed.training.data import EpochBatches, RunBatches
+    it = iter(RunBatches(10, 3, seed=5, epoch=2, start=1))
+    got = [next(it) for _ in range(2 + 3 + 3)]
+    want = list(EpochBatches(10, 3, 5, 2, 1)) + list(EpochBatches(10, 3, 5, 3)) + list(EpochBatches(10, 3, 5, 4))
+    assert got == want
+
+
+def test_one_dataloader_serves_every_epoch(corpus, tmp_path, monkeypatch):
+    """A corpus of one batch per epoch used to start a new DataLoader (and its workers) every step."""
+    from slicer_embed.training import pretrain
+    made = []
+    real = pretrain.DataLoader
+
+    def counting(*a, **k):
+        made.append(1)
+        return real(*a, **k)
+    monkeypatch.setattr(pretrain, "DataLoader", counting)
+    out = tmp_path / "run"
+    assert main(["--data", str(corpus), "--out", str(out), *BASE, "--batch-size", "12", "--max-steps", "5"]) == 0
+    assert len(made) == 1

@@ -168,3 +168,21 @@ class EpochBatches(Sampler):
         for s in range(self.start, self.steps_per_epoch):
             lo = s * g + self.rank * self.b
             yield [(self.epoch, int(i)) for i in perm[lo:lo + self.b]]
+
+
+class RunBatches(Sampler):
+    """``EpochBatches`` of every epoch from (``epoch``, ``start``) on, without end: one DataLoader (and
+    one set of workers) serves the whole run. The keys are exactly those of the per-epoch samplers."""
+
+    def __init__(self, n: int, batch_per_rank: int, seed: int, epoch: int, start: int = 0,
+                 rank: int = 0, world_size: int = 1):
+        self.n, self.b, self.seed, self.epoch, self.start = n, batch_per_rank, seed, epoch, start
+        self.rank, self.world = rank, world_size
+        if n < batch_per_rank * world_size:
+            raise ValueError(f"{n} files cannot fill one batch of {batch_per_rank} x {world_size} ranks")
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        epoch, start = self.epoch, self.start
+        while True:
+            yield from EpochBatches(self.n, self.b, self.seed, epoch, start, self.rank, self.world)
+            epoch, start = epoch + 1, 0
