@@ -129,7 +129,8 @@ class SlicerModel(nn.Module):
         """Turn on the fast inference path; returns self.
 
         ``precision="float32"`` gives the plain model's embeddings up to float rounding (relative ~1e-6);
-        ``"bfloat16"`` is faster on CPUs with AMX/avx512_bf16 and within cosine 0.999 of float32.
+        ``"bfloat16"`` is faster on CPUs with AMX/avx512_bf16: within cosine 0.99999 of float32 on real audio
+        (measured, docs/performance.md; the tests bound it at 0.999).
         Other keywords are ``slicer_embed.runtime.InferenceOptions`` fields (``micro_batch``,
         ``channels_last``, ``compile``, ``threads``, ``workers``, ``onednn``).
 

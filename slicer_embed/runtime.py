@@ -62,7 +62,7 @@ class InferenceOptions:
     """How ``SlicerModel`` runs inference (eval mode, no grad). All fields have safe defaults.
 
     ``precision``: ``"float32"`` (same numbers as the plain model up to float rounding, relative ~1e-6) or
-    ``"bfloat16"`` (opt-in; within cosine 0.999 of float32). ``channels_last``: NHWC convolutions.
+    ``"bfloat16"`` (opt-in; within cosine 0.99999 of float32 on real audio, tests bound 0.999). ``channels_last``: NHWC convolutions.
     ``micro_batch``: windows per encoder call inside a batch (>= 1). ``compile``: wrap the fast
     encoder in ``torch.compile`` (needs a C++ compiler; first calls compile for tens of seconds).
     ``threads``: if set, ``torch.set_num_threads(threads)`` when the options are applied

@@ -40,13 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--level", choices=LEVELS, default="clip", help="clip embeddings, frame embeddings, or both")
     p.add_argument("--pooling", choices=POOLINGS, default=None, help="clip pooling (default: the model's)")
-    p.add_argument("--storage-dtype", choices=STORAGE_DTYPES, default="float32")
+    p.add_argument("--storage-dtype", choices=STORAGE_DTYPES, default="float32",
+                   help="dtype of the stored embeddings (default float32; float16 halves the files, "
+                        "computing stays float32)")
     p.add_argument("--format", dest="fmt", choices=FORMATS, default=None, help="force the output format")
     p.add_argument("--batch-size", type=int, default=64, help="0.96 s windows per encoder call (default 64)")
-    p.add_argument("--num-workers", type=int, default=2, help="decoding processes; 0 = main process")
+    p.add_argument("--num-workers", type=int, default=2, help="decoding processes; 0 = main process (default 2)")
     p.add_argument("--precision", choices=PRECISIONS, default=None,
                    help="encoder numerics: float32 (default: the plain model's numbers up to float rounding) or "
-                        "bfloat16 (opt-in, within cosine 0.999 of float32; fast on CPUs with AVX512-BF16/AMX)")
+                        "bfloat16 (opt-in, within cosine 0.99999 of float32 on real audio; fast on CPUs with AVX512-BF16/AMX)")
     p.add_argument("--exact", action="store_true",
                    help="run the plain float32 module graph instead of the fast path: rows bit-equal to "
                         "load().embed(), about 3x slower on CPU")
@@ -55,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch OpenMP threads inside each encoder op (default on CPU: one thread per core, "
                         "each computing whole batches)")
     p.add_argument("--ext", default=",".join(DEFAULT_EXTENSIONS),
-                   help="comma-separated extensions to pick up in directories/globs")
+                   help="comma-separated extensions to pick up in directories/globs (default %(default)s)")
     p.add_argument("--no-recursive", action="store_true", help="do not descend into subfolders")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT and discard OUTPUT.partial/")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from OUTPUT.partial/")
