@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -244,44 +244,57 @@ class SlicerModel(nn.Module):
                          f"{[a / self.sample_rate for a in allowed]}")
 
     def _prepare(self, audio: Any, sample_rate: int | None) -> tuple[list[np.ndarray], Any, bool]:
-        if sample_rate is None:
-            if not self._warned_no_rate:
-                warnings.warn(f"sample_rate was not given; assuming the model's {self.sample_rate} Hz. "
-                              f"Pass sample_rate= to resample other rates.", UserWarning, stacklevel=3)
-                self._warned_no_rate = True
-            sr = self.sample_rate
-        else:
-            sr = _audio.check_sample_rate(sample_rate)
+        if sample_rate is not None:
+            sample_rate = _audio.check_sample_rate(sample_rate)
         if isinstance(audio, (bytes, bytearray, memoryview)):
             raise TypeError("audio is bytes; decode it first (soundfile.read(io.BytesIO(data))) or pass the "
                             "file path to model.embed_file")
-        if isinstance(audio, (list, tuple)) and audio and all(_is_number(a) for a in audio):
-            audio = np.asarray(audio, dtype=np.float32)  # a flat list of samples is one clip
-        if isinstance(audio, (list, tuple)):
-            if len(audio) == 0:
-                raise ValueError("audio is an empty list; pass at least one clip")
-            like = _kind(audio[0])
-            raw = [_to_numpy(a, f"audio[{i}]") for i, a in enumerate(audio)]
-            for i, a in enumerate(raw):
-                if a.ndim != 1:
-                    raise ValueError(f"audio[{i}] has shape {a.shape}; list items must be 1-D clips (samples,) "
-                                 f"(a flat list of numbers is taken as one clip, but this list mixes types)")
-            single = False
+        if _is_audio_value(audio):  # one Hugging Face datasets Audio value: it carries its own rate
+            clip, rate = _audio_value(audio, "audio", sample_rate)
+            raw, rates, single, like = [clip], [rate], True, _kind(clip)
+        elif isinstance(audio, (list, tuple)) and audio and all(_is_audio_value(a) for a in audio):
+            pairs = [_audio_value(a, f"audio[{i}]", sample_rate) for i, a in enumerate(audio)]
+            raw, rates, single, like = [p[0] for p in pairs], [p[1] for p in pairs], False, _kind(pairs[0][0])
         else:
-            like = _kind(audio)
-            a = _to_numpy(audio, "audio")
-            _audio.check_layout(a.shape)
-            single = a.ndim == 1
-            if a.ndim == 2 and a.shape[0] == 0:
-                raise ValueError(f"audio is an empty batch (shape {a.shape})")
-            raw = [a] if single else list(a)
+            if isinstance(audio, (list, tuple)) and audio and all(_is_number(a) for a in audio):
+                audio = np.asarray(audio, dtype=np.float32)  # a flat list of samples is one clip
+            raw, single, like = self._arrays(audio)
+            rates = [None] * len(raw)
+        if any(r is None for r in rates):
+            default = sample_rate if sample_rate is not None else self._assumed_rate()
+            rates = [default if r is None else r for r in rates]
         names = ["audio"] if single else [f"audio[{i}]" for i in range(len(raw))]
         clips = []
-        for name, a in zip(names, raw):
+        for name, a, sr in zip(names, raw, rates):
+            a = _to_numpy(a, name)
+            if a.ndim != 1:
+                raise ValueError(f"{name} has shape {a.shape}; list items must be 1-D clips (samples,) (a flat "
+                                 f"list of numbers is taken as one clip, but this list mixes types)")
             x = _audio.check_clip(_audio.to_float32(a, name), name)
             _audio.warn_if_clipped(x, name)
             clips.append(_audio.resample(x, sr, self.sample_rate))
         return clips, like, single
+
+    @staticmethod
+    def _arrays(audio: Any) -> tuple[list[Any], bool, Any]:
+        """(clips, single, like) of an array, a batch or a list of arrays."""
+        if isinstance(audio, (list, tuple)):
+            if len(audio) == 0:
+                raise ValueError("audio is an empty list; pass at least one clip")
+            return [_to_numpy(a, f"audio[{i}]") for i, a in enumerate(audio)], False, _kind(audio[0])
+        like = _kind(audio)
+        a = _to_numpy(audio, "audio")
+        _audio.check_layout(a.shape)
+        if a.ndim == 2 and a.shape[0] == 0:
+            raise ValueError(f"audio is an empty batch (shape {a.shape})")
+        return ([a] if a.ndim == 1 else list(a)), a.ndim == 1, like
+
+    def _assumed_rate(self) -> int:
+        if not self._warned_no_rate:
+            warnings.warn(f"sample_rate was not given; assuming the model's {self.sample_rate} Hz. "
+                          f"Pass sample_rate= to resample other rates.", UserWarning, stacklevel=4)
+            self._warned_no_rate = True
+        return self.sample_rate
 
     def _frame_stream(self, sources: Iterable[tuple[Any, Iterable[np.ndarray]]], batch_size: int,
                       first_frame_keys: Any = None) -> Iterator[tuple[Any, torch.Tensor]]:
@@ -339,6 +352,31 @@ class SlicerModel(nn.Module):
 
 def _kind(a: Any) -> Any:
     return a.device if isinstance(a, torch.Tensor) else "np"
+
+
+def _is_audio_value(a: Any) -> bool:
+    """A decoded Hugging Face ``datasets`` Audio value: ``{"array", "sampling_rate"}`` (datasets < 4), or
+    an object with ``get_all_samples()`` (datasets >= 4 decodes to a torchcodec ``AudioDecoder``)."""
+    return (isinstance(a, Mapping) and "array" in a) or callable(getattr(a, "get_all_samples", None))
+
+
+def _audio_value(a: Any, what: str, sample_rate: int | None) -> tuple[Any, int | None]:
+    """(1-D clip, its rate) of a datasets Audio value; channels (first axis) are averaged."""
+    if isinstance(a, Mapping):
+        clip = a["array"]
+        rate = a.get("sampling_rate", a.get("sample_rate"))
+    else:
+        samples = a.get_all_samples()
+        clip, rate = samples.data, samples.sample_rate
+    arr = _to_numpy(clip, f"{what}['array']")
+    if arr.ndim == 2 and arr.shape[0] <= 8 < arr.shape[1]:  # (channels, samples)
+        arr = arr.mean(axis=0)
+    if rate is not None:
+        rate = _audio.check_sample_rate(rate, f"{what}['sampling_rate']")
+        if sample_rate is not None and rate != sample_rate:
+            raise ValueError(f"{what} says sampling_rate={rate} but sample_rate={sample_rate} was passed; "
+                             f"drop the argument (the value carries its own rate)")
+    return (clip if isinstance(clip, torch.Tensor) and arr.ndim == clip.dim() else arr), rate
 
 
 def _is_number(a: Any) -> bool:

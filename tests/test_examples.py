@@ -68,3 +68,13 @@ def test_linear_probe(model_dir, labelled, capsys):
     assert code == 0
     acc = float(out.out.split("test accuracy ")[1].split()[0])
     assert acc >= 0.8  # tones an octave apart separate even with random weights
+
+
+def test_embed_hf_dataset(model_dir, labelled, capsys, tmp_path):
+    pytest.importorskip("datasets")
+    code, out = run_example("embed_hf_dataset.py", [labelled, "--model", model_dir, "--out", tmp_path / "ds"], capsys)
+    assert code == 0, out.err
+    assert "20 rows" in out.out and "embedding size 2048" in out.out
+    import datasets
+    ds = datasets.load_from_disk(str(tmp_path / "ds"))
+    assert sorted(set(ds["label"])) == ["high", "low"] and len(ds[0]["embedding"]) == 2048
