@@ -17,6 +17,7 @@ from .version import __version__
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "extract": ("slicer_embed.commands.extract", "embed audio files or folders into .npy/.npz/.parquet"),
+    "stream": ("slicer_embed.commands.stream", "embed live audio from stdin (WAV or raw PCM), one record per frame"),
     "info": ("slicer_embed.commands.info", "versions, device, model and cache; the model card"),
     "download": ("slicer_embed.commands.download", "prefetch a Hub model for offline use"),
     "export": ("slicer_embed.commands.export", "export a training run or model (folder, ONNX)"),
@@ -26,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 # Verbs whose process ends as soon as main() returns: everything is written and closed by then.
 # The training verbs keep the interpreter's normal shutdown (DataLoader workers, process groups).
-QUICK_EXIT = frozenset({"extract", "info", "download", "export"})
+QUICK_EXIT = frozenset({"extract", "stream", "info", "download", "export"})
 
 
 def usage() -> str:

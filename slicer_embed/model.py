@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -19,6 +19,9 @@ from torch import nn
 from . import audio as _audio
 from . import runtime as _runtime
 from .config import POOLINGS, ModelConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .streaming import EmbeddingStream
 from .encoder import AudioNTT2020
 from .frontend import LogMelFrontend, normalize
 from .windows import iter_windows, valid_frames
@@ -186,6 +189,17 @@ class SlicerModel(nn.Module):
         if isinstance(audio, (list, tuple)):
             return Frames([_format(e, like) for e in embs], [_format_time(t, like) for t in times])
         return Frames(_format(torch.stack(embs), like), _format_time(np.stack(times), like))
+
+    def stream(self, sample_rate: int, *, batch_size: int = 16) -> "EmbeddingStream":
+        """A live-audio embedder: ``push(chunk)`` returns the ``Frames`` of the windows each chunk
+        completes (numpy, timestamps in seconds from the start), ``flush()`` the rest. Together they
+        equal ``embed_frames`` of the whole signal (80 ms frames). See ``slicer_embed.streaming``.
+
+        >>> stream = model.stream(sample_rate=48000)            # doctest: +SKIP
+        >>> for chunk in microphone: frames = stream.push(chunk)  # doctest: +SKIP
+        """
+        from .streaming import EmbeddingStream
+        return EmbeddingStream(self, sample_rate, batch_size=batch_size)
 
     def embed_file(self, path: str | os.PathLike, *, pooling: str | None = None,
                    batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:

@@ -78,3 +78,10 @@ def test_embed_hf_dataset(model_dir, labelled, capsys, tmp_path):
     import datasets
     ds = datasets.load_from_disk(str(tmp_path / "ds"))
     assert sorted(set(ds["label"])) == ["high", "low"] and len(ds[0]["embedding"]) == 2048
+
+
+def test_stream_live(model_dir, labelled, capsys):
+    wav = sorted(labelled.rglob("*.wav"))[0]
+    code, out = run_example("stream_live.py", [wav, "--model", model_dir, "--chunk-ms", "50"], capsys)
+    assert code == 0, out.err
+    assert "end: 8 frames for 0.60 s of audio" in out.out
