@@ -81,8 +81,9 @@ def run_train(data: str, cache: str | None, preset: str, steps: int, extra: Sequ
     return steady_rate(out)
 
 
-def extract_windows_per_s(tmp: Path, minutes: float = 5.0) -> float:
-    """``slicer-embed extract`` (defaults) on ``minutes`` of 10 s files: encoder windows per second."""
+def extract_windows_per_s(tmp: Path, minutes: float = 30.0, precision: str = "bfloat16") -> float:
+    """``slicer-embed extract --precision PRECISION`` on ``minutes`` of 10 s files: windows per second
+    end to end (decoding and start-up included)."""
     import soundfile as sf
 
     import slicer_embed
@@ -96,11 +97,32 @@ def extract_windows_per_s(tmp: Path, minutes: float = 5.0) -> float:
     slicer_embed.create_model(seed=0).save_pretrained(model)
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "slicer_embed", "extract", str(src), str(tmp / "e.npy"),
-                           "--model", str(model)], capture_output=True, text=True)
+                           "--model", str(model), "--precision", precision], capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"extract failed: {done.stderr[-2000:]}")
     seconds = time.perf_counter() - t0
     return n * 10.0 / 0.96 / seconds  # 0.96 s windows
+
+
+def encoder_windows_per_s(precision: str = "bfloat16", windows: int = 512, repeats: int = 3) -> float:
+    """Windows per second of ``embed`` on ready waveforms (frontend + encoder, extract's fast path and
+    thread layout): the inference rate a training step is compared with."""
+    import slicer_embed
+    from slicer_embed.runtime import recommended_options
+    cores = torch.get_num_threads()
+    try:
+        model = slicer_embed.create_model(seed=0)
+        model.set_inference_options(recommended_options(precision=precision))  # sets 1 torch thread per worker
+        x = (0.1 * np.random.default_rng(0).standard_normal((windows, model.config.window_samples))).astype(np.float32)
+        model.embed(x[:64], 16000)
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            model.embed(x, 16000)
+            best = min(best, time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(cores)
+    return windows / best
 
 
 def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[str, float]:
@@ -266,12 +288,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             peer = run_train(args.data, args.cache, args.preset, args.steps, args.peer.split(), tmp / "peer") \
                 if args.peer.strip() else None
             windows = extract_windows_per_s(tmp)
-        result.update(train_crops_per_s=rate, peer_crops_per_s=peer, extract_windows_per_s=windows)
-        print("\n| end to end | crops/s (windows/s) | ratio to extract |\n|---|---:|---:|")
-        print(f"| train --preset {args.preset} | {rate:.1f} | {rate / windows:.3f} |")
+        encoder = encoder_windows_per_s()
+        result.update(train_crops_per_s=rate, peer_crops_per_s=peer, extract_windows_per_s=windows,
+                      encoder_windows_per_s=encoder)
+        print("\n| end to end | crops/s or windows/s | training / inference (bf16 embed) |\n|---|---:|---:|")
+        print(f"| train --preset {args.preset} | {rate:.1f} crops/s | {rate / encoder:.3f} |")
         if peer is not None:
-            print(f"| train --preset {args.preset} {args.peer} (peer) | {peer:.1f} | {peer / windows:.3f} |")
-        print(f"| extract (defaults, random weights) | {windows:.0f} windows/s | 1 |")
+            print(f"| train --preset {args.preset} {args.peer} (peer) | {peer:.1f} crops/s | {peer / encoder:.3f} |")
+        print(f"| embed, bf16 fast path, 512 ready windows (in process) | {encoder:.0f} windows/s | 1 |")
+        print(f"| slicer-embed extract --precision bfloat16, 30 min of 10 s WAV files | {windows:.0f} windows/s "
+              f"| {encoder / windows:.2f} |")
     if "split" in sections:
         split = split_rows(args.preset, args.data, args.cache, args.split_steps)
         total = sum(split.values())
@@ -281,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"| {k} | {v:.1f} | {100 * v / total:.0f}% |")
         print(f"| **total** | {total:.1f} | {cfg.batch_size / total * 1000:.1f} crops/s |")
     if "peak" in sections:
-        peaks = peak_rows(fl["step"])
+        peaks = peak_rows(fl["step"], 5)
         result["peaks"] = peaks
         print(f"\nFLOPs: {fl['encoder_forward'] / 1e9:.3f} GFLOP per encoder forward of one crop, "
               f"{fl['step'] / 1e9:.2f} GFLOP per crop per training step")
