@@ -8,7 +8,9 @@ holder instead of racing it. On systems without ``fcntl`` (Windows) locking is s
 
 from __future__ import annotations
 
+import errno
 import os
+import warnings
 from pathlib import Path
 from types import TracebackType
 
@@ -38,13 +40,28 @@ class OutputLock:
         if fcntl is None:
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = _read_pid(fd)
+        for _ in range(100):  # the file we locked may have been unlinked by its releasing holder: retry
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                holder = _read_pid(fd)
+                os.close(fd)
+                if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise OutputLocked(self.what, holder) from None
+                # a filesystem without flock (Lustre without -o flock, some NFS/SMB): run unlocked
+                warnings.warn(f"cannot lock {self.path} ({e.strerror}); a concurrent run on {self.what} "
+                              f"would not be detected", RuntimeWarning, stacklevel=2)
+                return self
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
             os.close(fd)
-            raise OutputLocked(self.what, holder) from None
+        else:  # pragma: no cover - 100 holders in a row released under us
+            raise OutputLocked(self.what, None)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd

@@ -271,7 +271,10 @@ class SlicerModel(nn.Module):
             raw, rates, single, like = [p[0] for p in pairs], [p[1] for p in pairs], False, _kind(pairs[0][0])
         else:
             if isinstance(audio, (list, tuple)) and audio and all(_is_number(a) for a in audio):
-                audio = np.asarray(audio, dtype=np.float32)  # a flat list of samples is one clip
+                if all(isinstance(a, (int, np.integer)) for a in audio):
+                    raise ValueError("audio is a flat list of integers, which is ambiguous as PCM: pass "
+                                     "np.asarray(values, np.int16) for 16-bit PCM, or floats in [-1, 1]")
+                audio = np.asarray(audio, dtype=np.float32)  # a flat list of float samples is one clip
             raw, single, like = self._arrays(audio)
             rates = [None] * len(raw)
         if any(r is None for r in rates):
@@ -383,7 +386,7 @@ def _audio_value(a: Any, what: str, sample_rate: int | None) -> tuple[Any, int |
         samples = a.get_all_samples()
         clip, rate = samples.data, samples.sample_rate
     arr = _to_numpy(clip, f"{what}['array']")
-    if arr.ndim == 2 and arr.shape[0] <= 8 < arr.shape[1]:  # (channels, samples)
+    if arr.ndim == 2 and (arr.shape[0] == 1 or arr.shape[0] <= 8 < arr.shape[1]):  # (channels, samples)
         arr = arr.mean(axis=0)
     if rate is not None:
         rate = _audio.check_sample_rate(rate, f"{what}['sampling_rate']")

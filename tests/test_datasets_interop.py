@@ -72,3 +72,8 @@ def test_decoder_objects_of_newer_datasets(model):
     got = model.embed([Decoder(clips[0], rates[0]), Decoder(clips[2], rates[2])])
     want = np.stack([model.embed(clips[0], rates[0]), model.embed(clips[2], rates[2])])
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-6)
+
+
+def test_short_mono_values_with_a_channel_axis(model):
+    x = np.array([[0.1, -0.2, 0.3]], np.float32)  # (1, 3): datasets >= 4 decoders give (channels, samples)
+    np.testing.assert_allclose(model.embed({"array": x, "sampling_rate": 16000}), model.embed(x[0], 16000), rtol=1e-6)

@@ -199,6 +199,8 @@ def test_flat_lists_and_bytes():
     assert np.allclose(model.embed(flat, SR), model.embed(np.asarray(flat, np.float32), SR))
     with pytest.raises(TypeError, match="bytes"):
         model.embed(b"RIFF....", SR)
+    with pytest.raises(ValueError, match="flat list of integers"):
+        model.embed([0, 1000, -2000] * 100, SR)
 
 
 @settings(max_examples=60, deadline=None)
@@ -328,6 +330,41 @@ def test_output_lock_reports_the_holder_and_frees_on_release(tmp_path):
     OutputLock(tmp_path / "x.lock", "X").acquire().release()
 
 
+def test_a_filesystem_without_flock_runs_unlocked_with_a_warning(tmp_path, monkeypatch):
+    import errno
+
+    import slicer_embed.locking as locking
+
+    def no_flock(fd, op):
+        raise OSError(errno.ENOSYS, "Function not implemented")
+    monkeypatch.setattr(locking.fcntl, "flock", no_flock)
+    with pytest.warns(RuntimeWarning, match="cannot lock"):
+        OutputLock(tmp_path / "z.lock", "Z").acquire().release()
+
+
+def test_a_lock_file_unlinked_by_its_releasing_holder_is_not_trusted(tmp_path, monkeypatch):
+    """B opened the lock file while A held it; A unlinks it and unlocks; B's flock then succeeds on
+    a file no longer at the path: B must retry on the path's current file, or C could lock it too."""
+    import slicer_embed.locking as locking
+
+    a = OutputLock(tmp_path / "r.lock", "R").acquire()
+    real = locking.fcntl.flock
+    calls = []
+
+    def racing(fd, op):
+        calls.append(op)
+        if len(calls) == 1:
+            a.release()  # unlinks the file B has open, then unlocks
+        return real(fd, op)
+    monkeypatch.setattr(locking.fcntl, "flock", racing)
+    b = OutputLock(tmp_path / "r.lock", "R").acquire()
+    monkeypatch.setattr(locking.fcntl, "flock", real)
+    assert len(calls) >= 2  # retried on the fresh file
+    with pytest.raises(OutputLocked):
+        OutputLock(tmp_path / "r.lock", "R").acquire()  # C is refused: B holds the file at the path
+    b.release()
+
+
 def test_a_lock_dies_with_its_holder(tmp_path):
     code = ("import sys, time; from slicer_embed.locking import OutputLock; "
             f"OutputLock({str(tmp_path / 'y.lock')!r}, 'Y').acquire(); print('held', flush=True); time.sleep(60)")
@@ -354,6 +391,9 @@ def test_train_refuses_a_finished_run_folder_without_resume_or_overwrite(tmp_pat
     assert main([*base, "--max-steps", "2"]) == 2  # refused: nothing pruned, nothing exported
     assert (out / "model" / "model.safetensors").read_bytes() == before
     assert main([*base, "--max-steps", "2", "--overwrite"]) == 0
+    started = tmp_path / "failed_start"  # a run whose start failed leaves only train_config.json
+    assert main(["--data", str(tmp_path / "nowhere"), "--out", str(started), *base[4:], "--max-steps", "2"]) == 2
+    assert main(["--data", str(data), "--out", str(started), *base[4:], "--max-steps", "2"]) == 0
     steps = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["step"]
     assert steps == 2 and (out / "model" / "model.safetensors").read_bytes() != before
     with OutputLock(out / ".lock", "run"):

@@ -143,3 +143,37 @@ def test_cli_bad_input_is_exit_2():
     assert done.returncode == 2 and b"not a WAV stream" in done.stderr
     done = _cli(["-", "--raw", "s16le"], b"\x00\x00")
     assert done.returncode == 2 and b"--rate" in done.stderr
+
+
+def test_cli_stops_at_the_data_chunk_and_rejects_a_short_fmt(model, model_dir):
+    x = _signal(16000)
+    buf = io.BytesIO()
+    sf.write(buf, x, 16000, subtype="FLOAT", format="WAV")
+    trailing = b"LIST" + (40).to_bytes(4, "little") + b"INFO" + b"\xff" * 36  # would decode to NaN as floats
+    done = _cli(["-", "--model", str(model_dir)], buf.getvalue() + trailing)
+    assert done.returncode == 0, done.stderr.decode()
+    assert len(done.stdout.decode().splitlines()) == len(model.embed_frames(x, 16000).embeddings)
+    import struct
+    bad = b"RIFF" + struct.pack("<I", 100) + b"WAVE" + b"fmt " + struct.pack("<I", 4) + b"\x01\x00\x01\x00"
+    done = _cli(["-"], bad + b"data" + struct.pack("<I", 0))
+    assert done.returncode == 2 and b"fmt chunk" in done.stderr
+
+
+def test_cli_writes_frames_before_the_input_ends(model_dir):
+    """Live: a window's frames leave as soon as the window is complete, not when a 64 KiB block fills."""
+    import select
+    import struct
+    proc = subprocess.Popen([sys.executable, "-m", "slicer_embed", "stream", "-", "--model", str(model_dir)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    header = (b"RIFF" + struct.pack("<I", 0x7FFFFFFF) + b"WAVE" + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, 8000,
+              16000, 2, 16) + b"data" + struct.pack("<I", 0x7FFFFFFF))
+    pcm = (_signal(8000 + 800) * 32767).astype("<i2").tobytes()  # 1.1 s at 8 kHz: 17.6 kB < 64 KiB
+    proc.stdin.write(header + pcm)
+    proc.stdin.flush()
+    ready, _, _ = select.select([proc.stdout], [], [], 60)
+    try:
+        assert ready, "no frame within 60 s although a whole window was written"
+        first = json.loads(proc.stdout.readline())
+        assert abs(first["t"] - 0.035) < 1e-6
+    finally:
+        proc.communicate(timeout=60)  # end of input; read the rest so the writer never blocks

@@ -85,6 +85,7 @@ def test_resume_falls_back_to_the_last_readable_checkpoint(corpus, tmp_path):
     assert main([*args, "--resume"]) == 0
     log = (run / "train.log").read_text()
     assert "skipped the unreadable checkpoint step_00000004.pt" in log and "resumed from step 2" in log
+    assert (run / "checkpoints" / "step_00000004.pt.unreadable").is_file()  # kept for inspection, out of the way
     again = load_checkpoint(checkpoint_path(run, 4))["student"]
     assert all(torch.equal(straight[k], again[k]) for k in straight)
 

@@ -187,6 +187,26 @@ def _build(path: Path) -> None:
         os.replace(lib, path)  # atomic: a concurrent builder never loads a half-written library
 
 
+def _machine_key() -> str:
+    """What -march=native depends on: the CPU's flags, the machine and the compiler, so a shared (NFS)
+    cache never hands an AVX-512 build to a CPU without AVX-512 (which would die of SIGILL)."""
+    import platform
+    flags = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                flags = line
+                break
+    except OSError:
+        flags = platform.processor()
+    cc = _compiler() or ""
+    try:
+        version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=10).stdout if cc else ""
+    except (OSError, subprocess.SubprocessError):
+        version = ""
+    return "|".join([platform.machine(), flags, cc, version.splitlines()[0] if version else ""])
+
+
 def load() -> ctypes.CDLL | None:
     """The compiled kernel (built on first use), or None if it cannot be built here (see ``error()``).
 
@@ -198,7 +218,7 @@ def load() -> ctypes.CDLL | None:
         if _tried:
             return _lib
         _tried = True
-        key = hashlib.sha256((SOURCE + " ".join(_FLAGS)).encode()).hexdigest()[:16]
+        key = hashlib.sha256((SOURCE + " ".join(_FLAGS) + _machine_key()).encode()).hexdigest()[:16]
         path = cache_dir() / f"block1-{key}.so"
         try:
             if not path.is_file():

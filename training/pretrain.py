@@ -56,8 +56,16 @@ def make_optimizer(cfg: PretrainConfig, params: list[torch.nn.Parameter]) -> tor
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     # the fused kernel: one pass over the parameters instead of ~10 (CPU step 23 -> 3.5 ms for this model)
-    fused = all(p.device.type in ("cpu", "cuda") for p in params)
+    fused = _torch_at_least(2, 4) and all(p.device.type in ("cpu", "cuda") for p in params)  # CPU: torch >= 2.4
     return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
+
+
+def _torch_at_least(major: int, minor: int) -> bool:
+    parts = torch.__version__.split("+")[0].split(".")
+    try:
+        return (int(parts[0]), int(parts[1])) >= (major, minor)
+    except (ValueError, IndexError):
+        return False
 
 
 def log_mel_batch(student: SlicerNet, wave: torch.Tensor, mean: float, std: float) -> torch.Tensor:
@@ -179,9 +187,9 @@ def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
     """A new run never mixes with an old one: refuse a folder holding a run unless told what to do."""
     if resume:
         return
+    if not (ckpt.list_checkpoints(out) or (out / "metrics.jsonl").is_file()):
+        return  # no run here (an empty folder, or one whose start failed before the first step)
     found = [name for name in RUN_FILES if (out / name).exists()]
-    if not found:
-        return
     if not overwrite:
         raise RunFolderInUse(f"{out} already holds a training run ({', '.join(found)}); pass --resume to continue "
                              f"it, --overwrite to delete it and start over, or choose another --out")
@@ -239,7 +247,9 @@ def _train(cfg: PretrainConfig, data: str | Path, out: Path, *, preset: str, res
                 state = ckpt.load_checkpoint(candidate)
                 break
             except ValueError as e:
-                skipped.append(f"{candidate.name} ({str(e).split(' (')[0]})")
+                skipped.append(f"{candidate.name} ({str(e).split(' (')[0]}), renamed to {candidate.name}.unreadable")
+                if info.is_main:  # out of the way of latest_checkpoint and prune
+                    os.replace(candidate, candidate.with_name(candidate.name + ".unreadable"))
         if state is None:
             raise ValueError(f"--resume: none of the checkpoints in {out / ckpt.CKPT_DIR} can be read: "
                              f"{'; '.join(skipped)}")

@@ -59,8 +59,12 @@ def read_exact(f: BinaryIO, n: int) -> bytes:
     return out
 
 
-def wav_header(f: BinaryIO) -> tuple[int, int, str, float]:
-    """Parse a RIFF/WAVE header up to the ``data`` chunk: (rate, channels, numpy dtype, scale)."""
+PLACEHOLDER_SIZES = (0, 0xFFFFFFFF, 0x7FFFFFFF, 0x7FFFF000, 0xFFFFFFFF - 36)  # streaming writers, RF64
+
+
+def wav_header(f: BinaryIO) -> tuple[int, int, str, float, int | None]:
+    """Parse a RIFF/WAVE header up to the ``data`` chunk: (rate, channels, numpy dtype, scale, data bytes
+    or None when the header holds a streaming writer's placeholder size instead of the real one)."""
     head = read_exact(f, 12)
     if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
         raise StreamError("input is not a WAV stream (no RIFF/WAVE header); use --raw for headerless PCM")
@@ -72,11 +76,14 @@ def wav_header(f: BinaryIO) -> tuple[int, int, str, float]:
         cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
         if cid == b"fmt ":
             body = read_exact(f, size + (size & 1))
+            if size < 16 or len(body) < 16:
+                raise StreamError(f"WAV stream has a {size}-byte fmt chunk (at least 16 expected)")
             tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", body[:16])
             if tag == 0xFFFE and len(body) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the sub-format's first two bytes
                 tag = struct.unpack("<H", body[24:26])[0]
             fmt = (tag, channels, rate, bits)
         elif cid == b"data":
+            data_bytes = None if size in PLACEHOLDER_SIZES else size
             break
         else:
             read_exact(f, size + (size & 1))
@@ -88,18 +95,25 @@ def wav_header(f: BinaryIO) -> tuple[int, int, str, float]:
     if (tag, bits) not in kinds or channels < 1 or rate < 1:
         raise StreamError(f"unsupported WAV stream: format tag {tag}, {bits} bits, {channels} channels, {rate} Hz")
     dtype, scale = kinds[(tag, bits)]
-    return rate, channels, dtype, scale
+    return rate, channels, dtype, scale, data_bytes
 
 
-def pcm_blocks(f: BinaryIO, dtype: str, scale: float, channels: int) -> Iterator[np.ndarray]:
-    """Mono float32 blocks from interleaved PCM bytes; a trailing partial frame is dropped."""
+def pcm_blocks(f: BinaryIO, dtype: str, scale: float, channels: int,
+               limit: int | None = None) -> Iterator[np.ndarray]:
+    """Mono float32 blocks from interleaved PCM bytes, as soon as they arrive (``read1``: a pipe's
+    available bytes, not a full block); at most ``limit`` bytes (the WAV data chunk's size, so chunks
+    after the audio are not read as samples). A trailing partial frame is dropped."""
     width = 3 if dtype == "i3" else np.dtype(dtype).itemsize
     frame = width * channels
     carry = b""
-    while True:
-        data = f.read(BLOCK_BYTES)
+    left = limit
+    read = getattr(f, "read1", f.read)
+    while left is None or left > 0:
+        data = read(BLOCK_BYTES if left is None else min(BLOCK_BYTES, left))
         if not data:
             break
+        if left is not None:
+            left -= len(data)
         data = carry + data
         usable = len(data) - len(data) % frame
         carry = data[usable:]
@@ -137,13 +151,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = sys.stdout.buffer
     written = 0
     try:
+        limit = None
         if args.raw:
             rate, channels = args.rate, args.channels
             dtype, scale = RAW[args.raw]
         else:
-            rate, channels, dtype, scale = wav_header(src)
+            rate, channels, dtype, scale, limit = wav_header(src)
         stream = model.stream(sample_rate=rate)
-        for block in pcm_blocks(src, dtype, scale, channels):
+        for block in pcm_blocks(src, dtype, scale, channels, limit):
             written += _write(out, stream.push(block), args.format)
         written += _write(out, stream.flush(), args.format)
     except (StreamError, ValueError) as e:
