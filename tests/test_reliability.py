@@ -473,3 +473,33 @@ def test_hostile_corpus_every_file_gets_its_expected_outcome(tmp_path, model_dir
     # symlink loops and the FIFO are not regular files: never opened (a FIFO would block), never listed
     for name in ("bad/loop_a.wav", "bad/loop_b.wav", "bad/fifo.wav"):
         assert name not in embedded
+
+
+def test_kill9_of_extract_leaves_no_worker_tracebacks_or_orphans(tmp_path, model_dir):
+    """Issue 14.8: after kill -9 of the main process, its decoding workers must end quietly."""
+    import signal
+    import time
+    src = tmp_path / "long"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        sf.write(src / f"{i:02d}.flac", (0.1 * rng.standard_normal(44100 * 30)).astype(np.float32), 44100)
+    out = tmp_path / "out.npy"
+    log = open(tmp_path / "stderr.txt", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "slicer_embed", "extract", str(src), str(out), "--model",
+                             str(model_dir), "--num-workers", "2"], stdout=subprocess.DEVNULL, stderr=log,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while time.time() < deadline and "1/12" not in (tmp_path / "stderr.txt").read_text(errors="replace"):
+        time.sleep(0.2)
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert children, "the extract process had no decoding workers to test"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(8)
+    log.close()
+    text = (tmp_path / "stderr.txt").read_text(errors="replace")
+    assert "Traceback" not in text and "ConnectionResetError" not in text, text[-2000:]
+    alive = [c for c in children if Path(f"/proc/{c}").exists()
+             and "zombie" not in Path(f"/proc/{c}/status").read_text().lower()]
+    assert not alive, f"decoding workers outlived the killed main process: {alive}"
