@@ -27,17 +27,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from slicer_embed.training import distributed as dist_utils
 from slicer_embed.training.config import PRESETS, PretrainConfig
 from slicer_embed.training.data import CropDataset, EpochBatches, FileSource, list_audio
 from slicer_embed.training.ema import ema_update_
-from slicer_embed.training.pretrain import bf16_autocast_supported, log_mel_batch, make_optimizer, slicer_losses
+from slicer_embed.training.pretrain import bf16_autocast_supported, log_mel_batch, make_optimizer
 from slicer_embed.training.queue import KeyQueue
 from slicer_embed.training.student_teacher import TwoViews, build_student_teacher
 from slicer_embed.training.views import ViewMaker
@@ -127,10 +126,8 @@ def encoder_windows_per_s(precision: str = "bfloat16", windows: int = 512, repea
 
 def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[str, float]:
     """Milliseconds per step of each stage (mean over ``steps`` after two warm-up steps), every core."""
-    from slicer_embed.training.augment import mixup_with_memory, random_resize_crop
     from slicer_embed.training.cache import CacheSource
     from slicer_embed.training.corpus_stats import kmix_centroids, norm_stats
-    from slicer_embed.training.kmix import kmix
 
     cfg = PRESETS[preset]
     dev = torch.device("cpu")
@@ -143,7 +140,6 @@ def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[st
     queue = KeyQueue(cfg.instance_dim, cfg.queue_size, torch.Generator().manual_seed(1), dev)
     views = ViewMaker(cfg, (1, 64, 96), centroids, 0, dev)
     opt = make_optimizer(cfg, [p for p in student.parameters() if p.requires_grad])
-    info = dist_utils.DistInfo()
     amp = cfg.amp and bf16_autocast_supported(dev)
     autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if amp else (lambda: torch.autocast("cpu", enabled=False))
     if cfg.channels_last:
@@ -155,7 +151,6 @@ def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[st
     stages = ["data (DataLoader wait)", "log-mel frontend", "mixup", "RRC", "k-mix", "student forward",
               "teacher (2 views)", "losses", "backward", "optimiser", "EMA"]
     times = dict.fromkeys(stages, 0.0)
-    g = views.generator
     for i in range(steps + 2):
         t = [time.perf_counter()]
         wave, _ = next(loader); t.append(time.perf_counter())
@@ -167,12 +162,7 @@ def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[st
                 marks = {}
                 for name in views.chain:
                     s0 = time.perf_counter()
-                    if name == "mixup":
-                        v = mixup_with_memory(v, views.mix_bank, cfg.mixup_ratio, g)
-                    elif name == "rrc":
-                        v = random_resize_crop(v, g, cfg.rrc_virtual_scale, cfg.rrc_freq_scale, cfg.rrc_time_scale)
-                    else:
-                        v = kmix(v, views.kmix_bank, views.centroids, cfg.kmix_ratio, cfg.kmix_top_k, g)
+                    v = views.apply(name, v)
                     marks[name] = time.perf_counter() - s0
                 out.append(v)
                 for name, dt in marks.items():

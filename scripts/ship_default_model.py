@@ -29,8 +29,10 @@ def machine() -> str:
     except OSError:
         pass
     import os
-    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
-    extras = [f for f in ("avx512_bf16", "amx_bf16") if f in flags]
+
+    from slicer_embed.runtime import cpu_flags
+    flags = cpu_flags()
+    extras = [f for f in ("avx512_bf16", "amx_bf16") if flags.get(f)]
     return f"{name}, {os.cpu_count()} cores{', ' + ', '.join(extras) if extras else ''}, no GPU"
 
 

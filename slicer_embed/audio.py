@@ -65,11 +65,11 @@ def check_clip(x: np.ndarray, what: str = "audio") -> np.ndarray:
         raise ValueError(f"{what} must be 1-D (samples,), got shape {x.shape}")
     if x.size == 0:
         raise ValueError(f"{what} is empty (0 samples)")
-    bad = ~np.isfinite(x)
-    if bad.any():
+    peak = float(np.max(np.abs(x)))  # NaN or Inf if any sample is: one pass checks both
+    if not np.isfinite(peak):
+        bad = ~np.isfinite(x)
         first = int(np.argmax(bad))
         raise ValueError(f"{what} contains {int(bad.sum())} NaN/Inf sample(s) (first at index {first})")
-    peak = float(np.max(np.abs(x)))
     if peak > MAX_ABS_AMPLITUDE:
         raise ValueError(f"{what} peaks at {peak:.3g}; float audio is expected in [-1, 1] (scale it, e.g. "
                          f"x / 32768 for int16 values stored as floats); above {MAX_ABS_AMPLITUDE:.0e} the "
@@ -189,10 +189,11 @@ def stream_audio(path: str | os.PathLike, sample_rate: int, block_seconds: float
                 data = f.read(block, dtype="float32", always_2d=True)
                 last = len(data) < block
                 mono = np.ascontiguousarray(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0])
-                if mono.size and not np.isfinite(mono).all():
+                peak = float(np.max(np.abs(mono))) if mono.size else 0.0  # NaN/Inf if any sample is
+                if not np.isfinite(peak):
                     raise AudioDecodeError(f"{display(path)}: decoded samples contain NaN/Inf")
-                if mono.size and float(np.max(np.abs(mono))) > MAX_ABS_AMPLITUDE:
-                    raise AudioDecodeError(f"{display(path)}: float samples peak at {float(np.max(np.abs(mono))):.3g}, "
+                if peak > MAX_ABS_AMPLITUDE:
+                    raise AudioDecodeError(f"{display(path)}: float samples peak at {peak:.3g}, "
                                            f"far outside [-1, 1] (a corrupt or mis-scaled float file)")
                 total += len(mono)
                 dc += float(mono.sum(dtype=np.float64))

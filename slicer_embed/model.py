@@ -19,12 +19,12 @@ from torch import nn
 from . import audio as _audio
 from . import runtime as _runtime
 from .config import POOLINGS, ModelConfig
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .streaming import EmbeddingStream
 from .encoder import AudioNTT2020
 from .frontend import LogMelFrontend, normalize
 from .windows import iter_windows, valid_frames
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .streaming import EmbeddingStream
 
 DEFAULT_BATCH_SIZE = 64  # windows per forward pass (about a minute of audio): bounds memory
 

@@ -147,15 +147,16 @@ def cpu_has_native_bfloat16(capability: dict[str, Any] | None = None) -> bool:
         try:
             capability = dict(torch._C._cpu._get_cpu_capability())
         except (AttributeError, RuntimeError, TypeError):
-            capability = _cpuinfo_flags()
+            capability = cpu_flags()
     return bool(capability.get("amx_bf16") or capability.get("avx512_bf16"))
 
 
-def _cpuinfo_flags() -> dict[str, bool]:
+def cpu_flags() -> dict[str, bool]:
+    """The CPU's feature flags from ``/proc/cpuinfo`` (x86 ``flags``, ARM ``Features``); {} elsewhere."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("flags"):
+                if line.startswith(("flags", "Features")):
                     return {flag: True for flag in line.split(":", 1)[1].split()}
     except OSError:
         pass

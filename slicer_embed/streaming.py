@@ -114,10 +114,8 @@ class EmbeddingStream:
 
 def _chunk(chunk: Any) -> np.ndarray:
     """A pushed chunk as 1-D float32 numpy, validated like any clip (finite, sane peak)."""
-    if isinstance(chunk, torch.Tensor):
-        chunk = chunk.detach().float().cpu().numpy() if chunk.dtype in (torch.float16, torch.bfloat16) \
-            else chunk.detach().cpu().numpy()
-    a = np.asarray(chunk)
+    from .model import _to_numpy
+    a = _to_numpy(chunk, "chunk")
     if a.ndim != 1:
         raise ValueError(f"a stream chunk must be 1-D (samples,), got shape {a.shape}; downmix channels first")
     if a.size == 0:

@@ -191,14 +191,9 @@ def _machine_key() -> str:
     """What -march=native depends on: the CPU's flags, the machine and the compiler, so a shared (NFS)
     cache never hands an AVX-512 build to a CPU without AVX-512 (which would die of SIGILL)."""
     import platform
-    flags = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("flags", "Features")):
-                flags = line
-                break
-    except OSError:
-        flags = platform.processor()
+
+    from slicer_embed.runtime import cpu_flags
+    flags = " ".join(sorted(cpu_flags())) or platform.processor()
     cc = _compiler() or ""
     try:
         version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=10).stdout if cc else ""
@@ -241,10 +236,15 @@ def error() -> str | None:
     return _error
 
 
+def _planes(x: torch.Tensor) -> torch.Tensor:
+    """(B, 1, F, T) -> the (B, F, T) float32 contiguous planes the C functions read (a view if it can)."""
+    return x.detach().reshape(x.shape[0], x.shape[2], x.shape[3]).float().contiguous()
+
+
 def patch_moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Mean (9,) and biased covariance (9, 9), float64, of the zero-padded 3 x 3 patches of ``x``
     (B, 1, F, T) (one per pixel), and the pixel count. Requires ``load()`` to succeed."""
-    x3 = x.detach().reshape(x.shape[0], x.shape[2], x.shape[3]).float().contiguous()
+    x3 = _planes(x)
     b, h, w = x3.shape
     total, prod = torch.empty(9, dtype=torch.float64), torch.empty(9, 9, dtype=torch.float64)
     part = torch.empty(b, 90, dtype=torch.float64)
@@ -265,7 +265,7 @@ class Block1Kernel(torch.autograd.Function):
         lib = load()
         if lib is None:
             raise RuntimeError(f"block-1 kernel unavailable: {_error}")
-        x3 = x.detach().reshape(x.shape[0], x.shape[2], x.shape[3]).float().contiguous()
+        x3 = _planes(x)
         wt, bias = wt.detach().float().contiguous(), bias.detach().float().contiguous()
         b, h, w = x3.shape
         c = wt.shape[1]

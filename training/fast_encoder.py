@@ -8,15 +8,16 @@ does), so its gradients are the module's; only the order of the work changes:
   larger than the CPU caches) and is memory-bound: BN, ReLU and the pool each stream it. Its input
   has one channel, so the BN batch statistics of the conv output follow from the 9 x 9 covariance of
   the input's 3 x 3 patches (mean_c = w_c . m + b_c, var_c = w_c' S w_c) without computing the conv;
-  BN is then folded into the conv, and the 2 x 2 max-pool becomes the maximum over the four
-  stride-2 phases of that folded conv (one 4 x 4, stride-2 conv with 4C outputs). ReLU runs last, on
-  the pooled quarter (max-pool and ReLU commute). The full-resolution tensor is never stored.
+  BN is then folded into the conv, and the compiled kernel (training.block1_kernel) computes each
+  pooled output straight from its 4 x 4 input patch, ReLU last (max-pool and ReLU commute). The
+  full-resolution tensor is never stored. Without the kernel (no compiler, not a CPU) the block runs
+  as the module's own.
 - **Blocks 2..n**: Conv, BN, MaxPool, then ReLU on the pooled quarter (the same values).
 - **Dropout** draws its mask with ``torch.rand`` (``F.dropout``'s bernoulli is ~4x slower here).
 
 Autograd differentiates the statistics, so the gradients equal BN-train's exactly in real arithmetic
-(tests/test_train_fast_encoder.py checks values and gradients against the module in float64). Ties
-in a pooling window split the gradient instead of picking one element (a valid subgradient).
+(tests/test_train_fast_encoder.py checks values, gradients and running statistics against the module
+in float32). Ties in a pooling window send the gradient to the first element, as ``max_pool2d``.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def block1_fused(block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
         w_fold = w * scale[:, None]  # (C, 9)
         b_fold = bn.bias.float() - scale * (mu - conv.bias.float())
     _update_running(bn, mu, var, n)
-    out = Block1Kernel.apply(x, w_fold.reshape(conv.out_channels, 9).t(), b_fold)  # (B, F/2, T/2, C)
+    out = Block1Kernel.apply(x, w_fold.t(), b_fold)  # (B, F/2, T/2, C)
     return out.permute(0, 3, 1, 2)
 
 

@@ -32,15 +32,21 @@ class ViewMaker:
         self.mix_bank = FIFOBank(cfg.memory_size, shape, device) if "mixup" in self.chain else None
         self.kmix_bank = FIFOBank(cfg.memory_size, shape, device) if "kmix" in self.chain else None
 
-    def _one_view(self, x: torch.Tensor) -> torch.Tensor:
+    def apply(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """One augmentation of the chain (``mixup``, ``rrc`` or ``kmix``) on (B, 1, F, T), with this
+        maker's banks and generator (benchmarks time the chain step by step through it)."""
         cfg, g = self.cfg, self.generator
+        if name == "mixup":
+            return mixup_with_memory(x, self.mix_bank, cfg.mixup_ratio, g)
+        if name == "rrc":
+            return random_resize_crop(x, g, cfg.rrc_virtual_scale, cfg.rrc_freq_scale, cfg.rrc_time_scale)
+        if name == "kmix":
+            return kmix(x, self.kmix_bank, self.centroids, cfg.kmix_ratio, cfg.kmix_top_k, g)
+        raise ValueError(f"unknown augmentation {name!r}")
+
+    def _one_view(self, x: torch.Tensor) -> torch.Tensor:
         for name in self.chain:
-            if name == "mixup":
-                x = mixup_with_memory(x, self.mix_bank, cfg.mixup_ratio, g)
-            elif name == "rrc":
-                x = random_resize_crop(x, g, cfg.rrc_virtual_scale, cfg.rrc_freq_scale, cfg.rrc_time_scale)
-            elif name == "kmix":
-                x = kmix(x, self.kmix_bank, self.centroids, cfg.kmix_ratio, cfg.kmix_top_k, g)
+            x = self.apply(name, x)
         return x
 
     @torch.no_grad()

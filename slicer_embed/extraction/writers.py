@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_open, atomic_save_npz, atomic_write_text
+from ..atomic import atomic_save_npz, atomic_write_text
 from ..paths import display, tsv_field
 from .pooling import frame_timestamps
 from .store import Summary, iter_shards
