@@ -19,7 +19,7 @@ import soundfile as sf
 from slicer_embed.training.offline import cli
 from slicer_embed.training.offline.common import pcm_sha1
 from slicer_embed.training.offline.manifest import read_csv
-from slicer_embed.training.offline.tasks import TASK_NAMES
+from slicer_embed.training.offline.tasks import ALL_NAMES, TASK_NAMES
 from slicer_embed.training.offline.tools import ToolMissingError, require_tools
 
 TOOLS = ("espeak-ng", "flite", "text2wave", "fluidsynth")
@@ -65,7 +65,7 @@ def _decode_all(folder: Path, rows: list[dict[str, str]]) -> None:
         assert pcm_sha1(x) == r["sha1"], f"{r['file_name']}: content does not match the manifest hash"
 
 
-@pytest.mark.parametrize("task", TASK_NAMES)
+@pytest.mark.parametrize("task", ALL_NAMES)
 def test_task_manifest_is_valid(tiny, task):
     folder = tiny / "minilape" / task
     rows = read_csv(folder / "manifest.csv")
@@ -83,11 +83,12 @@ def test_task_manifest_is_valid(tiny, task):
 
 
 def test_task_class_sets(tiny):
-    labels = {t: {r["label"] for r in read_csv(tiny / "minilape" / t / "manifest.csv")} for t in TASK_NAMES}
+    labels = {t: {r["label"] for r in read_csv(tiny / "minilape" / t / "manifest.csv")} for t in ALL_NAMES}
     assert len(labels["kws"]) == 12 and {"_unknown_", "_silence_", "yes", "go"} <= labels["kws"]
     assert len(labels["instrument"]) == 11
     assert labels["language"] == {"en", "es", "fr", "de", "ru", "it"}
     assert labels["bird"] == {"bird", "no_bird"}
+    assert labels["pitch"] == {"C", "D", "E", "F", "G", "A", "B"}  # the tiny list: white keys C3-D5
     assert {r["split"] for r in read_csv(tiny / "minilape" / "language" / "manifest.csv")} >= {"test_real"}
 
 

@@ -18,7 +18,7 @@ from slicer_embed.training.offline.corpus import attach_sources
 from slicer_embed.training.offline.debs import DebCache
 from slicer_embed.training.offline.manifest import Clip, check_task_rows, group_violations, render_all
 from slicer_embed.training.offline.midi import Note, midi_bytes
-from slicer_embed.training.offline.tasks import expression, instrument, language
+from slicer_embed.training.offline.tasks import expression, instrument, language, pitch
 from slicer_embed.training.offline.tools import ToolMissingError
 from slicer_embed.training.offline.tts import Voice
 
@@ -120,6 +120,22 @@ def test_task_tables_are_consistent():
     assert len(programs) == len(set(programs)) and all(0 <= p < 128 for p in programs)
     assert sorted(set(expression.LABEL_OF.values())) == ["alarm", "pain", "threat", "triumph"]
     assert {s for s in instrument.SOUNDFONTS.values() for s in [s[1]]} == {"train", "valid", "test"}
+
+
+def test_pitch_probe_is_balanced_and_timbre_varied():
+    full = pitch.notes(tiny=False)
+    assert [pitch.pitch_class(k) for k in (60, 61, 69, 95, 36)] == ["C", "C#", "A", "B", "C"]
+    per_class: dict[str, list] = {}
+    for n in full:
+        per_class.setdefault(pitch.pitch_class(n.pitch), []).append(n)
+    # 12 balanced classes, each over five octaves and many programs: only the pitch class is shared.
+    assert sorted(per_class) == sorted(pitch.PITCH_CLASSES) and {len(v) for v in per_class.values()} == {30}
+    for notes in per_class.values():
+        assert {n.pitch // 12 for n in notes} == {3, 4, 5, 6, 7} and len({n.program for n in notes}) >= 15
+    for n in full:  # every note lies inside the range of its program's family
+        assert any(n.program in progs and lo <= n.pitch <= hi for progs, lo, hi in instrument.FAMILIES.values())
+    assert len(set(full)) == len(full) == 60 * pitch.PROGRAMS_PER_PITCH
+    assert set(pitch.notes(tiny=True)) <= set(full) and pitch.notes(tiny=False) == full
 
 
 # --- failure handling: one bad clip is reported, never fatal (render_all, corpus rows, TTS fallback) ---

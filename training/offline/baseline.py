@@ -26,7 +26,7 @@ from slicer_embed.frontend import LogMelFrontend
 
 from .common import write_text
 from .manifest import read_csv
-from .tasks import TASK_NAMES
+from .tasks import ALL_NAMES
 
 C_GRID = (0.001, 0.01, 0.1, 1.0, 10.0)
 
@@ -92,7 +92,7 @@ def markdown(results: list[Result]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m slicer_embed.training.offline.baseline", description=__doc__.split("\n\n")[0])
     ap.add_argument("root", type=Path, help="mini-LAPE folder (one sub-folder per task)")
-    ap.add_argument("--tasks", nargs="+", default=list(TASK_NAMES), choices=TASK_NAMES)
+    ap.add_argument("--tasks", nargs="+", default=list(ALL_NAMES), choices=ALL_NAMES)
     ap.add_argument("--out", type=Path, help="also write the markdown table here")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)

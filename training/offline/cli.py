@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .debs import DebCache, DebFetchError
-from .tasks import TASK_NAMES, Context
+from .tasks import ALL_NAMES, Context
 from .tools import ToolMissingError
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "install-audio-tools.sh"
@@ -37,9 +37,10 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="slicer-embed data", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     _common(sub.add_parser("corpus", help="unlabelled pretraining corpus (~19 h, FLAC)"))
-    ml = sub.add_parser("minilape", help="the six mini-LAPE tasks (WAV + manifest.csv per task)")
+    ml = sub.add_parser("minilape", help="the six mini-LAPE tasks and the pitch probe (WAV + manifest.csv per task)")
     _common(ml)
-    ml.add_argument("--tasks", nargs="+", choices=TASK_NAMES, default=list(TASK_NAMES), help="tasks to build")
+    ml.add_argument("--tasks", nargs="+", choices=ALL_NAMES, default=list(ALL_NAMES),
+                    help="tasks to build (default: all; pitch is a probe reported apart from the six-task mean)")
     sub.add_parser("install-tools", help="apt-get install sox, espeak-ng, flite, festival, fluidsynth")
     return ap
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import struct
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from .common import SR
+from .common import SR, peak_normalise
 from .tools import run
 
 TICKS = 480          # ticks per quarter note; tempo 1 s per quarter -> 480 ticks per second
@@ -66,3 +67,14 @@ def render_notes(soundfont: Path, notes: list[Note], slot: float = 2.0, hold: fl
     n = int(slot * SR)
     x = np.pad(x, (0, max(0, n * len(notes) - len(x))))
     return [np.ascontiguousarray(x[i * n:(i + 1) * n]) for i in range(len(notes))]
+
+
+@lru_cache(maxsize=1)
+def _render_cached(soundfont: str, seq: tuple[Note, ...]) -> list[np.ndarray]:
+    return render_notes(Path(soundfont), list(seq))
+
+
+def rendered_note(soundfont: str, seq: tuple[Note, ...], index: int) -> np.ndarray:
+    """Note ``index`` of ``seq`` rendered with ``soundfont``, peak-normalised. The whole sequence is
+    rendered by one fluidsynth run per soundfont and worker (builders keep a font in one chunk)."""
+    return peak_normalise(_render_cached(soundfont, seq)[index])

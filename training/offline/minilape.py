@@ -14,14 +14,14 @@ from pathlib import Path
 
 from .hashing import source_hashes
 from .manifest import SOURCE_COLUMNS, TASK_COLUMNS, Clip, check_task_rows, render_all, source_rows, write_csv
-from .tasks import TASK_NAMES, Context, task_module
+from .tasks import ALL_NAMES, Context, task_module
 from .tts import ENGINE_PACKAGES
 from .tools import require_tools
 from .tasks.language import LANGS
 from .texts import text_packages
 
 TOOLS = {"kws": ("espeak-ng", "flite", "text2wave"), "language": ("espeak-ng", "flite", "text2wave"),
-         "instrument": ("fluidsynth",)}
+         "instrument": ("fluidsynth",), "pitch": ("fluidsynth",)}
 
 
 def plan_task(name: str, ctx: Context) -> list[Clip]:
@@ -38,7 +38,7 @@ def reserved_test_sources(ctx: Context, available: set[str] | None = None) -> se
     the full build's test sources that lie in ``available``."""
     full = Context(ctx.cache, ctx.seed, tiny=False, jobs=ctx.jobs)
     out: set[str] = set()
-    for name in TASK_NAMES:
+    for name in ALL_NAMES:
         mod = task_module(name)
         need = mod.packages(full)
         if available is not None:

@@ -8,14 +8,13 @@ csound GM bank. Clips are 2 s (1.5 s held, then release).
 
 from __future__ import annotations
 
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from ..common import peak_normalise
 from ..manifest import Clip
-from ..midi import Note, render_notes
+from ..midi import Note, rendered_note
 from . import Context
 
 NAME = "instrument"
@@ -53,16 +52,6 @@ def notes(tiny: bool) -> list[tuple[str, Note]]:
     return out
 
 
-@lru_cache(maxsize=1)
-def _render(soundfont: str, seq: tuple[Note, ...]) -> list[np.ndarray]:
-    return render_notes(Path(soundfont), list(seq))
-
-
-def make_note(soundfont: str, seq: tuple[Note, ...], index: int) -> np.ndarray:
-    # One fluidsynth run per soundfont and worker; render_all's chunking keeps a font in one chunk.
-    return peak_normalise(_render(soundfont, seq)[index])
-
-
 def plan(ctx: Context) -> list[Clip]:
     seq = notes(ctx.tiny)
     just_notes = tuple(n for _, n in seq)
@@ -74,7 +63,7 @@ def plan(ctx: Context) -> list[Clip]:
         font = Path(rel).stem
         for i, (fam, n) in enumerate(seq):
             clips.append(Clip(f"audio/{font}/{fam}-p{n.program:03d}-n{n.pitch:03d}-v{n.velocity:03d}.wav",
-                              partial(make_note, sf, just_notes, i), fam, split, f"soundfont:{font}"))
+                              partial(rendered_note, sf, just_notes, i), fam, split, f"soundfont:{font}"))
     return clips
 
 
