@@ -8,14 +8,19 @@ resident set size of the whole process tree (main process + DataLoader decoding 
     OMP_NUM_THREADS=1 python benchmarks/bench_memory.py [--long-minutes 120] [--num-workers 1]
         [--level clip] [--precision float32|bfloat16] [--exact]
 
-At ``--level frame``/``both`` memory grows with the frames of the file being embedded (8 KiB per
-80 ms frame in float32: they are the output); only ``clip`` is expected to stay flat.
+``--scale`` measures frame-level output at scale instead (issue 15): 1 h against 10 h of audio
+(``--hours``), as one file and as many 1-minute files (hard links of one file, so the inputs cost no
+disk), written to ``--format`` npy|npz|dir|parquet. A file's frames go to a spill file every 2,048
+frames and the outputs are assembled by row ranges, so peak RSS must not grow with the job::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_memory.py --scale --hours 1,10 --format npy
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -101,7 +106,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--level", choices=("clip", "frame", "both"), default="clip")
     p.add_argument("--precision", choices=("float32", "bfloat16"), default=None)
     p.add_argument("--exact", action="store_true", help="extract's plain float32 graph (default: the fast path)")
+    p.add_argument("--scale", action="store_true", help="frame level, --hours of audio in one and in many files")
+    p.add_argument("--hours", default="1,10", help="with --scale: comma list of audio hours")
+    p.add_argument("--layouts", default="one,many", help="with --scale: one file and/or many 1-minute files")
+    p.add_argument("--format", default="npy", choices=("npy", "npz", "dir", "parquet"), help="with --scale")
     args = p.parse_args(argv)
+    if args.scale:
+        return scale(args)
     import slicer_embed
 
     extra = (["--precision", args.precision] if args.precision else []) + (["--exact"] if args.exact else [])
@@ -133,6 +144,63 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A short file's decoding worker may have exited before the main process reaches its peak, so
     # the tree's short-file peak can lack the worker (~250-320 MiB): compare main processes then.
     return 0 if all(r[-1] == 0 for r in rows) else 1
+
+
+def _output_bytes(path: Path) -> int:
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
+def scale(args: argparse.Namespace) -> int:
+    """Frame-level peak RSS at 1 h vs 10 h of audio, one file vs many; one table, growth per layout."""
+    import slicer_embed
+
+    hours = [float(h) for h in args.hours.split(",")]
+    layouts = args.layouts.split(",")
+    extra = (["--precision", args.precision] if args.precision else []) + (["--exact"] if args.exact else [])
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench_memory_", dir=os.environ.get("BENCH_TMP")) as tmp:
+        tmp_path = Path(tmp)
+        slicer_embed.create_model(seed=0).save_pretrained(tmp_path / "model")
+        minute = tmp_path / "minute.wav"
+        write_tone(minute, 60.0)
+        for layout in layouts:
+            for h in hours:
+                src = tmp_path / f"{layout}_{h:g}h"
+                src.mkdir()
+                if layout == "one":
+                    write_tone(src / "long.wav", h * 3600)
+                else:
+                    for i in range(int(round(h * 60))):
+                        os.link(minute, src / f"m{i:05d}.wav")
+                suffix = {"npy": ".npy", "npz": ".npz", "dir": "/", "parquet": ".parquet"}[args.format]
+                out = tmp_path / f"out_{layout}_{h:g}h{suffix}"
+                cmd = [sys.executable, "-m", "slicer_embed", "extract", str(src), str(out), "--model",
+                       str(tmp_path / "model"), "--device", "cpu", "--num-workers", str(args.num_workers),
+                       "--batch-size", str(args.batch_size), "--level", "frame", "-q"] + extra
+                wall, main_mib, tree_mib, rc = measure(cmd, env)
+                files = len(list(src.iterdir()))
+                rows.append((layout, h, files, wall, h * 3600 / wall, main_mib, tree_mib,
+                             _output_bytes(Path(str(out).rstrip("/"))) / 2**30, rc))
+                shutil.rmtree(src)
+                out_path = Path(str(out).rstrip("/"))
+                shutil.rmtree(out_path) if out_path.is_dir() else out_path.unlink(missing_ok=True)
+    print(f"slicer-embed extract --level frame -> .{args.format}, 16 kHz mono PCM_16 WAV, --num-workers "
+          f"{args.num_workers} --batch-size {args.batch_size} {' '.join(extra)}, "
+          f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']}")
+    print(f"{'layout':>7} {'audio':>7} {'files':>6} {'wall s':>7} {'x realtime':>10} {'peak RSS main':>14} "
+          f"{'peak RSS tree':>14} {'output GiB':>11} {'exit':>5}")
+    for layout, h, files, wall, speed, main_mib, tree_mib, gib, rc in rows:
+        print(f"{layout:>7} {h:>5g} h {files:>6} {wall:>7.0f} {speed:>10.0f} {main_mib:>10.0f} MiB "
+              f"{tree_mib:>10.0f} MiB {gib:>11.2f} {rc:>5}")
+    for layout in layouts:
+        r = [row for row in rows if row[0] == layout]
+        if len(r) >= 2:
+            print(f"{layout}: peak RSS growth {r[0][1]:g} h -> {r[-1][1]:g} h: main {r[-1][5] - r[0][5]:+.0f} MiB, "
+                  f"tree {r[-1][6] - r[0][6]:+.0f} MiB")
+    return 0 if all(row[-1] == 0 for row in rows) else 1
 
 
 if __name__ == "__main__":

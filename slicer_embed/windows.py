@@ -18,9 +18,10 @@ from typing import Iterable, Iterator
 import numpy as np
 
 
-def frame_centres(n_frames: int, hop_length: int, time_stride: int, offset_samples: float = 0.0) -> np.ndarray:
-    """Centre of output frames 0..n_frames-1 in samples (float64)."""
-    j = np.arange(n_frames, dtype=np.float64)
+def frame_centres(n_frames: int, hop_length: int, time_stride: int, offset_samples: float = 0.0,
+                  first: int = 0) -> np.ndarray:
+    """Centre of output frames first..first+n_frames-1 in samples (float64)."""
+    j = np.arange(first, first + n_frames, dtype=np.float64)
     return offset_samples + hop_length * (time_stride * j + (time_stride - 1) / 2.0)
 
 

@@ -150,8 +150,8 @@ def test_on_error_raise_stops_at_first_bad_file(collection, tmp_path, capsys):
 def test_usage_and_model_errors_exit_2(collection, tmp_path, capsys, monkeypatch):
     root, src, good, bad, model_dir, model = collection
     m = ["--model", str(model_dir)]
-    assert main([str(src), str(tmp_path / "x.npy"), "--level", "frame", *m]) == 2
-    assert "use an .npz" in capsys.readouterr().err
+    assert main([str(src), str(tmp_path / "x.npy"), "--level", "both", *m]) == 2
+    assert "holds one array" in capsys.readouterr().err
     assert main([str(tmp_path / "missing"), str(tmp_path / "x.npz"), *m]) == 2
     assert "no such file" in capsys.readouterr().err
     assert main([str(src), str(tmp_path / "x.txt"), *m]) == 2

@@ -65,8 +65,9 @@ def test_output_format_inference_and_dir_targets(tmp_path):
     assert infer_format("x.NPZ", None, "both") == "npz"
     assert infer_format("out/", None, "frame") == "dir"
     assert infer_format("x.bin", "npz", "clip") == "npz"
-    with pytest.raises(OutputError, match="clip embeddings only"):
-        infer_format("x.npy", None, "frame")
+    assert infer_format("x.npy", None, "frame") == "npy"  # frames (sum T, D), offsets in the sidecar
+    with pytest.raises(OutputError, match="holds one array"):
+        infer_format("x.npy", None, "both")
     with pytest.raises(OutputError, match="one level"):
         infer_format("x.parquet", None, "both")
     assert dir_target(tmp_path, "a/b.wav") == tmp_path / "a" / "b.wav.npz"

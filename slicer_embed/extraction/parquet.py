@@ -3,7 +3,8 @@
 Clip level: one row per good file, columns ``path`` (string), ``duration_s`` (float64) and
 ``embedding`` (fixed-size list of D float32/float16). Frame level: one row per frame, ``path``,
 ``t_center_s`` (float64 centre seconds) and ``embedding``. The run metadata is stored as JSON under
-the schema metadata key ``slicer_embed``. Rows are written in row groups from the disk-backed arrays.
+the schema metadata key ``slicer_embed``. Rows are written in row groups of at most ``ROW_GROUP`` rows
+(a long file's frames span several groups), read block by block from the staged ``.npy`` files.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ def _embedding_column(pa: Any, block: np.ndarray) -> Any:
     return pa.FixedSizeListArray.from_arrays(flat, block.shape[1])
 
 
-def write_parquet(plan: Any, paths: list[str], durations: np.ndarray, clip: np.ndarray | None,
-                  frames: np.ndarray | None, offsets: np.ndarray | None, meta: str) -> None:
+def write_parquet(plan: Any, paths: list[str], durations: np.ndarray, clip: Any, frames: Any,
+                  offsets: np.ndarray | None, meta: str) -> None:
+    """``clip`` / ``frames``: ``npyio.NpyRows`` (or arrays) in row order; one of them is None."""
     pa, pq = import_pyarrow()
     value = pa.float16() if plan.dtype == np.float16 else pa.float32()
     emb_type = pa.list_(value, plan.dim)
@@ -60,23 +62,27 @@ def write_parquet(plan: Any, paths: list[str], durations: np.ndarray, clip: np.n
         raise
 
 
-def _clip_groups(paths: list[str], durations: np.ndarray, clip: np.ndarray):
+def _rows(a: Any, start: int, stop: int) -> np.ndarray:
+    return a.read(start, stop) if hasattr(a, "read") else np.asarray(a[start:stop])
+
+
+def _clip_groups(paths: list[str], durations: np.ndarray, clip: Any):
     for s in range(0, len(paths), ROW_GROUP):
-        yield paths[s:s + ROW_GROUP], durations[s:s + ROW_GROUP], np.asarray(clip[s:s + ROW_GROUP])
+        yield paths[s:s + ROW_GROUP], durations[s:s + ROW_GROUP], _rows(clip, s, min(len(paths), s + ROW_GROUP))
 
 
-def _frame_groups(plan: Any, paths: list[str], frames: np.ndarray, offsets: np.ndarray):
-    """Row groups of about ROW_GROUP frames, whole files each (a long file makes one large group)."""
-    start = 0
-    while start < len(paths):
-        end = start + 1
-        while end < len(paths) and offsets[end + 1] - offsets[start] <= ROW_GROUP:
-            end += 1
+def _frame_groups(plan: Any, paths: list[str], frames: Any, offsets: np.ndarray):
+    """Row groups of ROW_GROUP frames (the last one shorter), in row order across file boundaries."""
+    total = int(offsets[-1])
+    for s in range(0, total, ROW_GROUP):
+        e = min(total, s + ROW_GROUP)
+        first, last = int(np.searchsorted(offsets, s, "right")) - 1, int(np.searchsorted(offsets, e - 1, "right")) - 1
         names: list[str] = []
         stamps = []
-        for i in range(start, end):
-            n = int(offsets[i + 1] - offsets[i])
-            names += [paths[i]] * n
-            stamps.append(frame_timestamps(n, plan.hop, plan.stride, plan.sample_rate))
-        yield names, np.concatenate(stamps), np.asarray(frames[offsets[start]:offsets[end]])
-        start = end
+        for i in range(first, last + 1):
+            a, b = max(s, int(offsets[i])), min(e, int(offsets[i + 1]))
+            if b <= a:
+                continue
+            names += [paths[i]] * (b - a)
+            stamps.append(frame_timestamps(b - a, plan.hop, plan.stride, plan.sample_rate, first=a - int(offsets[i])))
+        yield names, np.concatenate(stamps), _rows(frames, s, e)

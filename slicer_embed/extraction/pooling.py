@@ -2,10 +2,14 @@
 
 A file's windows arrive in order, possibly spread over several batches; the accumulator keeps the
 float64 running sum, the running max and the frame count (clip level) and/or the frames themselves
-(frame level), so memory per file is O(D) at clip level however long the file is.
+(frame level), so memory per file is O(D) at clip level however long the file is. At frame level,
+given a ``spill`` factory, a file's frames go to a spill file every ``spill_rows`` frames, so memory
+per file is bounded at that level too (``store.FrameSpill``).
 """
 
 from __future__ import annotations
+
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -35,12 +39,16 @@ class FileAccumulator:
     """Running state of one file: ``add`` takes one window's summary (``window_summaries``) and,
     at frame level, its kept frames (k, D)."""
 
-    def __init__(self, dim: int, clip: bool, frames: bool):
+    def __init__(self, dim: int, clip: bool, frames: bool, spill: Callable[[], Any] | None = None,
+                 spill_rows: int = 2048):
         self.clip, self.keep_frames = clip, frames
         self.total = np.zeros(dim, np.float64) if clip else None
         self.peak = np.full(dim, -np.inf, np.float32) if clip else None
         self.count = 0
         self.frames: list[torch.Tensor] = []
+        self.pending = 0  # frames in self.frames
+        self.spill_factory, self.spill_rows = spill, spill_rows
+        self.spill: Any = None  # the open store.FrameSpill once the file outgrew spill_rows
 
     def add(self, n_frames: int, window_sum: np.ndarray | None = None, window_max: np.ndarray | None = None,
             frames: torch.Tensor | None = None) -> None:
@@ -52,6 +60,16 @@ class FileAccumulator:
         self.count += n_frames
         if self.keep_frames:
             self.frames.append(frames.clone())
+            self.pending += len(frames)
+            if self.spill_factory is not None and self.pending >= self.spill_rows:
+                self._spill()
+
+    def _spill(self) -> None:
+        if self.spill is None:
+            self.spill = self.spill_factory()
+        if self.frames:
+            self.spill.append(torch.cat(self.frames).numpy())
+        self.frames, self.pending = [], 0
 
     def pooled(self, pooling: str) -> np.ndarray:
         """Clip embedding (D,) float32."""
@@ -59,15 +77,27 @@ class FileAccumulator:
         out = {"mean": mean, "max": self.peak, "mean+max": mean + self.peak}[pooling]
         return out.astype(np.float32, copy=False)
 
-    def frame_array(self, dim: int) -> np.ndarray:
-        """Frame embeddings (T, D) float32 in time order; the per-window pieces are released."""
+    def frame_array(self, dim: int) -> Any:
+        """Frame embeddings (T, D) float32 in time order, or, for a file that was spilled, the
+        finished spill (``store.SpilledFrames``); the per-window pieces are released."""
+        if self.spill is not None:
+            self._spill()
+            return self.spill.finish()
         if not self.frames:
             return np.zeros((0, dim), np.float32)
         out = torch.cat(self.frames).numpy()
-        self.frames = []  # a long file's frames must not sit in memory twice (docs/extract.md)
+        self.frames, self.pending = [], 0  # a file's frames must not sit in memory twice
         return out
 
+    def discard(self) -> None:
+        """Drop the frames of a file that failed part-way (and its spill file)."""
+        self.frames, self.pending = [], 0
+        if self.spill is not None:
+            self.spill.discard()
+            self.spill = None
 
-def frame_timestamps(n_frames: int, hop: int, stride: int, sample_rate: int) -> np.ndarray:
-    """Centres (seconds, float64) of output frames 0..n-1, as ``SlicerModel.embed_frames`` returns them."""
-    return frame_centres(n_frames, hop, stride) / sample_rate
+
+def frame_timestamps(n_frames: int, hop: int, stride: int, sample_rate: int, first: int = 0) -> np.ndarray:
+    """Centres (seconds, float64) of output frames first..first+n-1, as ``SlicerModel.embed_frames``
+    returns them."""
+    return frame_centres(n_frames, hop, stride, first=first) / sample_rate

@@ -117,7 +117,28 @@ def _setup(opts: ExtractOptions, world: dist_.World, stdin: TextIO | None) -> tu
     except (hub.ModelNotFoundError, hub.WeightsError, ConfigError, ValueError, OSError) as e:
         _error(f"cannot load the model: {e}")
         return None, USAGE
-    return _Setup(opts, fmt, entries, model), OK
+    setup = _Setup(opts, fmt, entries, model)
+    if world.is_main and fmt == "npz" and opts.level != "clip":
+        _warn_npz_size(setup)
+    return setup, OK
+
+
+NPZ_NOTE_BYTES = 1 << 30
+
+
+def _warn_npz_size(setup: _Setup) -> None:
+    """Say before the run, not at ``np.load`` time, that a large frame-level ``.npz`` loads whole."""
+    from .estimate import audio_seconds, frame_bytes
+
+    seconds = audio_seconds(setup.entries)
+    size = frame_bytes(seconds, setup.model.embedding_dim, np.dtype(setup.opts.storage_dtype).itemsize,
+                       setup.model.frame_hop_seconds)
+    if size >= NPZ_NOTE_BYTES:
+        print(f"slicer-embed extract: note: {setup.output} will hold about {size / 2**30:.1f} GiB of frame "
+              f"embeddings ({seconds / 3600:.1f} h of audio). It is written in bounded memory, but "
+              f"np.load reads frame_embeddings whole (an .npz member cannot be memory-mapped): to open it "
+              f"you need that much free RAM. For frame output this size write .npy (--level frame; "
+              f"np.load(path, mmap_mode='r')), a directory (one file per input) or .parquet.", file=sys.stderr)
 
 
 def fingerprint(setup: _Setup) -> dict[str, Any]:
@@ -168,6 +189,7 @@ def _prepare_output(setup: _Setup) -> int:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         store.prepare(partial, fingerprint(setup), resume=opts.resume)
+        store.remove_orphan_spills(partial)  # frames of files a killed run had not finished
     except (store.StateMismatch, OSError) as e:
         _error(str(e))
         return USAGE
@@ -201,7 +223,8 @@ def _embed_share(setup: _Setup, world: dist_.World) -> int:
             targets = []
             for key in batch.keys.tolist():
                 if key not in acc:  # one per file, not one per window thrown away by setdefault
-                    acc[key] = FileAccumulator(model.embedding_dim, clip, frames)
+                    acc[key] = FileAccumulator(model.embedding_dim, clip, frames, spill=_spill_factory(
+                        setup.partial, world.rank, key) if frames else None, spill_rows=store.SPILL_ROWS)
                 targets.append(acc[key])
             # This job starts the batch and pools the previous one while the cores compute; once it
             # is done the previous batch's files are complete and stored here, in the main thread.
@@ -221,6 +244,10 @@ def _embed_share(setup: _Setup, world: dist_.World) -> int:
     shards.flush()
     progress.close()
     return OK
+
+
+def _spill_factory(folder: Path, rank: int, key: int) -> Callable[[], store.FrameSpill]:
+    return lambda: store.FrameSpill(folder, rank, key)
 
 
 class _Pipeline:
@@ -283,6 +310,8 @@ def _record(setup: _Setup, acc: FileAccumulator | None, kind: str, key: int, val
         progress.done(int(value) / setup.spec.sample_rate)
         return True
     reason = str(value) if kind != DONE else "decoded to no frames"
+    if acc is not None:
+        acc.discard()
     shards.add_fail(key, reason)
     progress.fail(display(setup.entries[key].rel), reason)
     return setup.opts.on_error != "raise"

@@ -6,7 +6,12 @@ A shard holds, for the files it finished:
 
 - ``ok_index (n,) int64`` input indices, ``ok_samples (n,) int64`` decoded length at the model rate;
 - ``clip (n, D) float32`` clip embeddings (clip/both levels);
-- ``frame_counts (n,) int64`` and ``frames (sum T, D) float32`` (frame/both levels);
+- ``frame_counts (n,) int64`` and ``frames (sum T, D) float32`` (frame/both levels): the frames of
+  every file whose name in ``frame_spill (n,) str`` is empty, in order;
+- ``frame_spill (n,) str``: for a file whose frames outgrew ``SPILL_ROWS`` while it was embedded, the
+  name of the spill file in the folder (``spill-r<rank>-<index>-<id>.f32``, raw float32 rows) that holds
+  them instead, so no file's frames are ever whole in memory; a spill file is complete and fsynced
+  before the shard that names it is written, and spill files no shard names are removed on resume;
 - ``fail_index (m,) int64`` and ``fail_reason (m,) str`` for files that could not be embedded.
 
 ``meta.json`` fingerprints the run (inputs, model weights, pooling, level); ``--resume`` refuses to
@@ -17,6 +22,7 @@ filesystem); shard names never collide.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 import uuid
@@ -29,6 +35,7 @@ import numpy as np
 from ..atomic import atomic_save_npz, atomic_write_text
 
 META_NAME = "meta.json"
+SPILL_ROWS = 2048  # frames of one file held in memory before they go to its spill file (16 MiB at D=2048)
 
 
 class StateMismatch(ValueError):
@@ -62,6 +69,7 @@ class Summary:
     samples: dict[int, int] = field(default_factory=dict)
     frame_counts: dict[int, int] = field(default_factory=dict)
     failures: dict[int, str] = field(default_factory=dict)
+    spills: set[str] = field(default_factory=set)  # spill files the shards name
 
     def finished(self) -> set[int]:
         return set(self.samples) | set(self.failures)
@@ -80,8 +88,19 @@ def summarize(folder: Path) -> Summary:
             s.samples.update(zip(idx, n))
             if "frame_counts" in z.files:
                 s.frame_counts.update(zip(idx, z["frame_counts"].tolist()))
+            if "frame_spill" in z.files:
+                s.spills.update(n for n in z["frame_spill"].tolist() if n)
             s.failures.update(zip(z["fail_index"].tolist(), z["fail_reason"].tolist()))
     return s
+
+
+def remove_orphan_spills(folder: Path) -> int:
+    """Delete spill files that no shard names (left by a run killed mid-file); returns how many."""
+    named = summarize(folder).spills
+    orphans = [p for p in folder.glob("spill-*.f32") if p.name not in named]
+    for p in orphans:
+        p.unlink(missing_ok=True)
+    return len(orphans)
 
 
 def iter_shards(folder: Path) -> Iterator[dict[str, np.ndarray]]:
@@ -91,11 +110,71 @@ def iter_shards(folder: Path) -> Iterator[dict[str, np.ndarray]]:
             yield {k: z[k] for k in z.files}
 
 
+def iter_file_frames(shard: dict[str, np.ndarray], folder: Path, dim: int,
+                     block: int) -> Iterator[tuple[int, int, Iterator[np.ndarray]]]:
+    """(input index, frame count, blocks of at most ``block`` frames (t, dim) float32) per good file
+    of ``shard``, in shard order; spilled frames are read from their file block by block. Consume
+    each file's blocks before moving to the next file."""
+    start = 0
+    spill = shard.get("frame_spill")
+    for j, (i, n) in enumerate(zip(shard["ok_index"].tolist(), shard["frame_counts"].tolist())):
+        name = str(spill[j]) if spill is not None else ""
+        if name:
+            yield i, n, _spill_blocks(folder / name, n, dim, block)
+        else:
+            inline = shard["frames"][start:start + n]
+            start += n
+            yield i, n, (inline[s:s + block] for s in range(0, max(n, 1), block) if n)
+
+
+def _spill_blocks(path: Path, rows: int, dim: int, block: int) -> Iterator[np.ndarray]:
+    with open(path, "rb") as f:
+        for s in range(0, rows, block):
+            want = min(block, rows - s) * dim
+            a = np.fromfile(f, np.float32, count=want)
+            if a.size != want:
+                raise OSError(f"{path}: spill file ends after {s * dim + a.size} of {rows * dim} values")
+            yield a.reshape(-1, dim)
+
+
+@dataclass(frozen=True)
+class SpilledFrames:
+    """A finished file's frames, stored in ``folder/name`` (raw float32, ``rows`` x D) instead of memory."""
+
+    name: str
+    rows: int
+
+
+class FrameSpill:
+    """Appends one file's frames, as they are produced, to ``folder/spill-r<rank>-<index>-<id>.f32``."""
+
+    def __init__(self, folder: Path, rank: int, index: int):
+        self.name = f"spill-r{rank}-{index}-{uuid.uuid4().hex[:12]}.f32"
+        self.path = folder / self.name
+        self.rows = 0
+        self._f = open(self.path, "wb")
+
+    def append(self, frames: np.ndarray) -> None:
+        np.ascontiguousarray(frames, np.float32).tofile(self._f)
+        self.rows += len(frames)
+
+    def finish(self) -> SpilledFrames:
+        """Flush and fsync (the shard that names it comes after), close, describe."""
+        self._f.flush()
+        os.fsync(self._f.fileno())
+        self._f.close()
+        return SpilledFrames(self.name, self.rows)
+
+    def discard(self) -> None:
+        self._f.close()
+        self.path.unlink(missing_ok=True)
+
+
 class ShardWriter:
     """Buffers finished files and writes them as shards every ``every_s`` seconds or ``max_bytes``."""
 
     def __init__(self, folder: Path, rank: int, dim: int, clip: bool, frames: bool,
-                 every_s: float = 60.0, max_bytes: int = 256 << 20):
+                 every_s: float = 60.0, max_bytes: int = 64 << 20):
         self.folder, self.rank, self.dim = folder, rank, dim
         self.clip, self.frames = clip, frames
         self.every_s, self.max_bytes = every_s, max_bytes
@@ -107,9 +186,10 @@ class ShardWriter:
         self.nbytes = 0
         self.since = time.monotonic()
 
-    def add_ok(self, index: int, n_samples: int, clip: np.ndarray | None, frames: np.ndarray | None) -> None:
+    def add_ok(self, index: int, n_samples: int, clip: np.ndarray | None,
+               frames: np.ndarray | SpilledFrames | None) -> None:
         self.ok.append((index, n_samples, clip, frames))
-        self.nbytes += (clip.nbytes if clip is not None else 0) + (frames.nbytes if frames is not None else 0)
+        self.nbytes += (clip.nbytes if clip is not None else 0) + (frames.nbytes if isinstance(frames, np.ndarray) else 0)
         self._maybe_flush()
 
     def add_fail(self, index: int, reason: str) -> None:
@@ -132,11 +212,13 @@ class ShardWriter:
             arrays["clip"] = np.stack([o[2] for o in self.ok]) if self.ok else np.zeros((0, D), np.float32)
         if self.frames:
             fr = [o[3] for o in self.ok]
-            arrays["frame_counts"] = np.array([len(f) for f in fr], np.int64)
-            # one long file per shard is common at frame level: save it without a concatenated copy
-            if len(fr) == 1:
-                arrays["frames"] = fr[0]
+            arrays["frame_counts"] = np.array([f.rows if isinstance(f, SpilledFrames) else len(f) for f in fr],
+                                              np.int64)
+            arrays["frame_spill"] = np.array([f.name if isinstance(f, SpilledFrames) else "" for f in fr], dtype=str)
+            inline = [f for f in fr if not isinstance(f, SpilledFrames)]
+            if len(inline) == 1:  # save one file's frames without a concatenated copy
+                arrays["frames"] = inline[0]
             else:
-                arrays["frames"] = np.concatenate(fr) if fr else np.zeros((0, D), np.float32)
+                arrays["frames"] = np.concatenate(inline) if inline else np.zeros((0, D), np.float32)
         atomic_save_npz(self.folder / f"shard-r{self.rank}-{uuid.uuid4().hex[:12]}.npz", arrays)
         self._reset()

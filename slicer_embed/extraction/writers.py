@@ -2,8 +2,9 @@
 
 Formats (by OUTPUT's extension, or ``--format``):
 
-- ``npy``: clip embeddings (N, D), one row per good file in input order, plus a JSON sidecar
-  (``out.json``: ``paths``, ``durations`` in seconds, ``metadata``);
+- ``npy``: clip embeddings (N, D), one row per good file in input order, or (``--level frame``) frame
+  embeddings (sum T, D), plus a JSON sidecar (``out.json``: ``paths``, ``durations`` in seconds,
+  ``metadata``, ``rows``, ``array_sha256``, and ``frame_offsets`` (N+1) at frame level);
 - ``npz``: ``embeddings (N, D)``, ``paths (N,)`` str, ``durations (N,)`` float64 seconds, and for frame
   levels ``frame_embeddings (sum T, D)``, ``frame_offsets (N+1,)`` int64 (file i owns rows
   ``offsets[i]:offsets[i+1]``), ``timestamps (sum T,)`` float64 centre seconds; ``metadata`` a JSON
@@ -12,8 +13,9 @@ Formats (by OUTPUT's extension, or ``--format``):
 - ``parquet`` (pyarrow, optional): one row per clip (``path``, ``duration_s``, ``embedding``) or per
   frame (``path``, ``t_center_s``, ``embedding``), metadata JSON in the schema.
 
-Large arrays are filled into disk-backed ``np.memmap`` files shard by shard, so RAM stays bounded by
-one shard however many files there are; every file is written under a temporary name and renamed.
+Large arrays are put together on disk by row ranges (``npyio``: pwrite, never a memory map), so RAM
+stays bounded by one shard and one block however many files or frames there are; every file is
+written under a temporary name and renamed.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_save_npz, atomic_write_text
+from ..atomic import atomic_open, atomic_write_text
 from ..paths import display, tsv_field
+from .npyio import NpyRows, Stream, block_rows, write_npz
 from .pooling import frame_timestamps
-from .store import Summary, iter_shards
+from .store import Summary, iter_file_frames, iter_shards
 
 FORMATS = ("npy", "npz", "dir", "parquet")
 
@@ -74,9 +77,9 @@ def infer_format(output: str, fmt: str | None, level: str) -> str:
             fmt = "dir"
     if fmt not in FORMATS:
         raise OutputError(f"unknown format {fmt!r}; choose one of {FORMATS}")
-    if fmt == "npy" and level != "clip":
-        raise OutputError(f"{output}: .npy holds clip embeddings only; use an .npz, .parquet or directory "
-                          f"output for --level {level}")
+    if fmt == "npy" and level == "both":
+        raise OutputError(f"{output}: an .npy file holds one array: use --level clip or frame, or an .npz or "
+                          f"directory output for --level both")
     if fmt == "parquet" and level == "both":
         raise OutputError(f"{output}: a parquet table holds one level; use --level clip or frame, or .npz")
     return fmt
@@ -117,7 +120,12 @@ def write_errors(output: Path, rels: list[str], failures: dict[int, str]) -> Non
 
 
 def write(plan: Plan, summary: Summary, partial: Path) -> int:
-    """Write the output for every finished good file; returns the number of rows written."""
+    """Write the output for every finished good file; returns the number of rows written.
+
+    Memory stays bounded by one shard plus one block (``npyio.BLOCK_BYTES``) whatever the size of
+    the job: the clip and frame arrays are first put together in input order in ``.npy`` files in
+    the partial folder (by row ranges, no memory map), then renamed (``npy``) or copied block by
+    block into the ``.npz`` / Parquet output."""
     ok = sorted(summary.samples)
     write_errors(plan.output, plan.rels, summary.failures)
     if plan.fmt == "dir":
@@ -128,68 +136,76 @@ def write(plan: Plan, summary: Summary, partial: Path) -> int:
     meta = json.dumps(plan.metadata, sort_keys=True)
     clip = _assemble_clip(plan, row, partial) if plan.clip else None
     frames, offsets = _assemble_frames(plan, summary, ok, row, partial) if plan.frames else (None, None)
-    if plan.fmt == "npy":
-        _commit_npy(clip, plan.output, {"paths": paths, "durations": durations.tolist(), "metadata": plan.metadata})
-    elif plan.fmt == "npz":
-        arrays: dict[str, Any] = {"paths": np.array(paths, dtype=str), "durations": durations,
-                                  "metadata": np.array(meta)}
-        if clip is not None:
-            arrays["embeddings"] = clip
-        if frames is not None:
-            arrays.update(frame_embeddings=frames, frame_offsets=offsets,
-                          timestamps=_timestamps(plan, offsets))
-        atomic_save_npz(plan.output, arrays)
-    else:
-        from .parquet import write_parquet
-        write_parquet(plan, paths, durations, clip, frames, offsets, meta)
+    try:
+        if plan.fmt == "npy":
+            sidecar: dict[str, Any] = {"paths": paths, "durations": durations.tolist(), "metadata": plan.metadata}
+            if frames is not None:
+                sidecar["frame_offsets"] = offsets.tolist()
+            _commit_npy(clip if clip is not None else frames, plan.output, sidecar)
+        elif plan.fmt == "npz":
+            members: dict[str, Any] = {"paths": np.array(paths, dtype=str), "durations": durations,
+                                       "metadata": np.array(meta)}
+            if clip is not None:
+                members["embeddings"] = _stream_rows(clip)
+            if frames is not None:
+                members.update(frame_embeddings=_stream_rows(frames), frame_offsets=offsets,
+                               timestamps=Stream((int(offsets[-1]),), np.float64, _timestamp_blocks(plan, offsets)))
+            with atomic_open(plan.output, "wb") as f:
+                write_npz(f, members)
+        else:
+            from .parquet import write_parquet
+            write_parquet(plan, paths, durations, clip, frames, offsets, meta)
+    finally:
+        for a in (clip, frames):
+            if a is not None:
+                a.close()
     for name in ("clip.npy", "frames.npy"):
         (partial / name).unlink(missing_ok=True)
     return len(ok)
 
 
-def _memmap(path: Path, shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
-    if shape[0] == 0:  # an empty file cannot be memory-mapped
-        return np.zeros(shape, dtype)
-    return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+def _stream_rows(rows: NpyRows) -> Stream:
+    return Stream((rows.rows, rows.dim), rows.dtype, rows.blocks())
 
 
-def _assemble_clip(plan: Plan, row: dict[int, int], partial: Path) -> np.ndarray:
-    out = _memmap(partial / "clip.npy", (len(row), plan.dim), plan.dtype)
+def _assemble_clip(plan: Plan, row: dict[int, int], partial: Path) -> NpyRows:
+    out = NpyRows(partial / "clip.npy", len(row), plan.dim, plan.dtype)
     for shard in iter_shards(partial):
-        if len(shard["ok_index"]):
-            out[[row[i] for i in shard["ok_index"].tolist()]] = shard["clip"].astype(plan.dtype, copy=False)
-    _flush(out)
+        for j, i in enumerate(shard["ok_index"].tolist()):  # shards hold files in any order
+            out.write(row[i], shard["clip"][j:j + 1])
     return out
 
 
 def _assemble_frames(plan: Plan, summary: Summary, ok: list[int], row: dict[int, int],
-                     partial: Path) -> tuple[np.ndarray, np.ndarray]:
+                     partial: Path) -> tuple[NpyRows, np.ndarray]:
     counts = np.array([summary.frame_counts[i] for i in ok], np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    out = _memmap(partial / "frames.npy", (int(offsets[-1]), plan.dim), plan.dtype)
+    out = NpyRows(partial / "frames.npy", int(offsets[-1]), plan.dim, plan.dtype)
+    block = block_rows(plan.dim, 4)
     for shard in iter_shards(partial):
-        start = 0
-        for i, n in zip(shard["ok_index"].tolist(), shard["frame_counts"].tolist()):
-            r = row[i]
-            out[offsets[r]:offsets[r + 1]] = shard["frames"][start:start + n].astype(plan.dtype, copy=False)
-            start += n
-    _flush(out)
+        for i, _n, blocks in iter_file_frames(shard, partial, plan.dim, block):
+            at = int(offsets[row[i]])
+            for b in blocks:
+                out.write(at, b)
+                at += len(b)
     return out, offsets
 
 
-def _timestamps(plan: Plan, offsets: np.ndarray) -> np.ndarray:
-    counts = np.diff(offsets)
-    if len(counts) == 0:
-        return np.zeros(0, np.float64)
-    return np.concatenate([frame_timestamps(int(n), plan.hop, plan.stride, plan.sample_rate) for n in counts])
+def _timestamp_blocks(plan: Plan, offsets: np.ndarray, block: int = 1 << 20):
+    """Frame centres (float64 s) of every file in row order, in pieces of about ``block`` values."""
+    pending: list[np.ndarray] = []
+    size = 0
+    for n in np.diff(offsets).tolist():
+        pending.append(frame_timestamps(int(n), plan.hop, plan.stride, plan.sample_rate))
+        size += n
+        if size >= block:
+            yield np.concatenate(pending)
+            pending, size = [], 0
+    if pending:
+        yield np.concatenate(pending)
 
 
-def _flush(a: np.ndarray) -> None:
-    if isinstance(a, np.memmap):
-        a.flush()
-
-
-def _commit_npy(arr: np.ndarray, output: Path, sidecar: dict[str, Any]) -> None:
+def _commit_npy(arr: "np.ndarray | NpyRows", output: Path, sidecar: dict[str, Any]) -> None:
     """Put OUTPUT.npy and its sidecar OUTPUT.json in place so that, whenever the process dies, the
     sidecar on disk never describes another array: both are staged and fsynced, the old sidecar is
     removed, then the array and then the new sidecar are renamed into place. A run killed in between
@@ -198,18 +214,17 @@ def _commit_npy(arr: np.ndarray, output: Path, sidecar: dict[str, Any]) -> None:
     from ..hub import file_sha256
 
     side = sidecar_path(output)
-    if isinstance(arr, np.memmap):
-        arr.flush()
-        staged = Path(arr.filename)
-        with open(staged, "rb+") as f:
-            os.fsync(f.fileno())
+    if isinstance(arr, NpyRows):
+        arr.sync()
+        staged = arr.path
     else:
         staged = output.with_name(f".{output.name}.staged.tmp")
         with open(staged, "wb") as f:
             np.save(f, arr)
             f.flush()
             os.fsync(f.fileno())
-    sidecar = {**sidecar, "rows": int(arr.shape[0]), "array_sha256": file_sha256(staged)}
+    rows = arr.rows if isinstance(arr, NpyRows) else int(arr.shape[0])
+    sidecar = {**sidecar, "rows": rows, "array_sha256": file_sha256(staged)}
     staged_side = side.with_name(f".{side.name}.staged.tmp")
     with open(staged_side, "w", encoding="utf-8") as f:
         f.write(json.dumps(sidecar, indent=1))
@@ -238,24 +253,23 @@ def _fsync_dir(folder: Path) -> None:
 def _write_dir(plan: Plan, summary: Summary, partial: Path) -> int:
     plan.output.mkdir(parents=True, exist_ok=True)
     meta = np.array(json.dumps(plan.metadata, sort_keys=True))
+    block = block_rows(plan.dim, 4)
     n = 0
     for shard in iter_shards(partial):
-        start = 0
-        counts = shard.get("frame_counts")
+        frames = iter_file_frames(shard, partial, plan.dim, block) if plan.frames else None
         for j, i in enumerate(shard["ok_index"].tolist()):
-            arrays: dict[str, np.ndarray] = {"path": np.array(display(plan.rels[i])), "metadata": meta,
-                                             "duration": np.float64(shard["ok_samples"][j] / plan.sample_rate)}
+            members: dict[str, Any] = {"path": np.array(display(plan.rels[i])), "metadata": meta,
+                                       "duration": np.float64(shard["ok_samples"][j] / plan.sample_rate)}
             if plan.clip:
-                arrays["embedding"] = shard["clip"][j].astype(plan.dtype, copy=False)
-            if plan.frames:
-                t = int(counts[j])
-                arrays["frame_embeddings"] = shard["frames"][start:start + t].astype(plan.dtype, copy=False)
-                arrays["timestamps"] = frame_timestamps(t, plan.hop, plan.stride, plan.sample_rate)
-                start += t
+                members["embedding"] = shard["clip"][j].astype(plan.dtype, copy=False)
+            if frames is not None:
+                _, t, blocks = next(frames)
+                members["frame_embeddings"] = Stream((t, plan.dim), plan.dtype, blocks)
+                members["timestamps"] = frame_timestamps(t, plan.hop, plan.stride, plan.sample_rate)
             target = dir_target(plan.output, plan.rels[i])
             target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_save_npz(target, arrays)
+            with atomic_open(target, "wb") as f:
+                write_npz(f, members)
             n += 1
     atomic_write_text(plan.output / "metadata.json", json.dumps(plan.metadata, indent=1, sort_keys=True))
     return n
-
