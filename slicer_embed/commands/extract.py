@@ -19,9 +19,10 @@ from ..runtime import PRECISIONS
 
 EPILOG = """\
 outputs:
-  out.npy       clip embeddings (N, D), rows in input order; out.json lists paths, durations, metadata
+  out.npy       clip embeddings (N, D), rows in input order, or with --level frame the frames (sum T, D);
+                out.json lists paths, durations, metadata (+ frame_offsets); np.load(.., mmap_mode="r")
   out.npz       embeddings, paths, durations, metadata (+ frame_embeddings, frame_offsets, timestamps
-                for --level frame/both); loads with np.load(..., allow_pickle=False)
+                for --level frame/both); loads with np.load(..., allow_pickle=False), each array whole
   out.parquet   one row per clip or frame (needs pyarrow: pip install 'slicer-embed[parquet]')
   out_dir/      one <relative path>.npz per input, mirroring SOURCE; existing ones are skipped
 Failed inputs are listed in OUTPUT.errors.tsv. An interrupted run leaves OUTPUT.partial/; rerun the

@@ -32,7 +32,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..atomic import atomic_save_npz, atomic_write_text
+from ..atomic import atomic_open, atomic_write_text
+from .npyio import Stream, write_npz
 
 META_NAME = "meta.json"
 SPILL_ROWS = 2048  # frames of one file held in memory before they go to its spill file (16 MiB at D=2048)
@@ -216,9 +217,8 @@ class ShardWriter:
                                               np.int64)
             arrays["frame_spill"] = np.array([f.name if isinstance(f, SpilledFrames) else "" for f in fr], dtype=str)
             inline = [f for f in fr if not isinstance(f, SpilledFrames)]
-            if len(inline) == 1:  # save one file's frames without a concatenated copy
-                arrays["frames"] = inline[0]
-            else:
-                arrays["frames"] = np.concatenate(inline) if inline else np.zeros((0, D), np.float32)
-        atomic_save_npz(self.folder / f"shard-r{self.rank}-{uuid.uuid4().hex[:12]}.npz", arrays)
+            # written piece by piece: no concatenated copy of up to max_bytes
+            arrays["frames"] = Stream((sum(len(f) for f in inline), D), np.float32, inline)
+        with atomic_open(self.folder / f"shard-r{self.rank}-{uuid.uuid4().hex[:12]}.npz", "wb") as f:
+            write_npz(f, arrays)
         self._reset()
