@@ -84,15 +84,16 @@ def test_checkpoints_are_atomic_and_pruned(tmp_path):
 
 
 def test_cpu_preset_is_the_shipped_models_recipe():
-    # docs/results.md: the default model is step 3,560 of a --preset cpu run (runs/long); the shipped
-    # config.json records the run's recipe, so `--preset cpu --stop-at-step STEPS` trains it again.
+    # docs/results.md: the default model is step 3,560 of a --preset cpu run (runs/slicer10, full
+    # SLICER); the shipped config.json records the run's recipe, so `--preset cpu --stop-at-step STEPS`
+    # trains it again.
     import json
 
     from slicer_embed.hub import BUNDLED_DIR
     cpu, default = PRESETS["cpu"], PRESETS["default"]
     assert (cpu.batch_size, cpu.epochs, cpu.max_steps, cpu.optimizer, cpu.lr, cpu.lr_schedule) == \
         (64, 30, 0, "adamw", 1e-3, "cosine")
-    assert (cpu.cluster_weight, cpu.queue_size, cpu.ema_momentum) == (0.0, 8192, 0.99)
+    assert (cpu.cluster_weight, cpu.queue_size, cpu.ema_momentum) == (1.0, 8192, 0.99)
     assert cpu.augmentation_list == default.augmentation_list and cpu.amp and cpu.channels_last and cpu.fast_encoder
     shipped = BUNDLED_DIR / "config.json"
     if shipped.is_file():
@@ -101,7 +102,7 @@ def test_cpu_preset_is_the_shipped_models_recipe():
         # a field added after the run started (stop_at_step) is absent and has its default meaning
         differing = {k for k, v in cpu.to_dict().items()
                      if k in recipe and recipe[k] != (list(v) if isinstance(v, tuple) else v)}
-        # only how the run was displayed and which checkpoints it kept for the learning curve
-        assert differing <= {"progress", "keep_steps"}, differing
-        assert provenance["steps"] == provenance["training"]["steps"] == 3560
+        # only how the run was displayed, which checkpoints it kept, and where it stopped
+        assert differing <= {"progress", "keep_steps", "stop_at_step"}, differing
+        assert provenance["steps"] == provenance["training"]["steps"] == recipe["stop_at_step"] == 3560
         assert str(provenance["steps"]) in recipe["keep_steps"].split(",")
