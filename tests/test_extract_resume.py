@@ -46,8 +46,11 @@ def _argv(src: Path, out: Path, model_dir: Path) -> list[str]:
 
 def _start_and_interrupt(argv: list[str], partial: Path, sig: int) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # A terminal's Ctrl-C reaches a process whose SIGINT is the default: the child must not inherit
+    # an "ignored" disposition from this pytest process (then the run finishes and the test skipped).
     proc = subprocess.Popen([sys.executable, "-m", "slicer_embed", "extract", *argv, "--num-workers", "1"],
-                            env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            env=env, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not list(partial.glob("shard-*.npz")):  # wait until some work is saved, then strike
         assert proc.poll() is None, proc.stderr.read()
