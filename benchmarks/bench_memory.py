@@ -176,16 +176,16 @@ def scale(args: argparse.Namespace) -> int:
                     for i in range(int(round(h * 60))):
                         os.link(minute, src / f"m{i:05d}.wav")
                 suffix = {"npy": ".npy", "npz": ".npz", "dir": "/", "parquet": ".parquet"}[args.format]
-                out = tmp_path / f"out_{layout}_{h:g}h{suffix}"
+                out = tmp_path / f"out_{layout}_{h:g}h{suffix}"  # dir output: the trailing "/" picks the format
+                out_path = Path(str(out).rstrip("/"))
                 cmd = [sys.executable, "-m", "slicer_embed", "extract", str(src), str(out), "--model",
                        str(tmp_path / "model"), "--device", "cpu", "--num-workers", str(args.num_workers),
                        "--batch-size", str(args.batch_size), "--level", "frame", "-q"] + extra
                 wall, main_mib, tree_mib, rc = measure(cmd, env)
                 files = len(list(src.iterdir()))
                 rows.append((layout, h, files, wall, h * 3600 / wall, main_mib, tree_mib,
-                             _output_bytes(Path(str(out).rstrip("/"))) / 2**30, rc))
+                             _output_bytes(out_path) / 2**30, rc))
                 shutil.rmtree(src)
-                out_path = Path(str(out).rstrip("/"))
                 shutil.rmtree(out_path) if out_path.is_dir() else out_path.unlink(missing_ok=True)
     print(f"slicer-embed extract --level frame -> .{args.format}, 16 kHz mono PCM_16 WAV, --num-workers "
           f"{args.num_workers} --batch-size {args.batch_size} {' '.join(extra)}, "

@@ -12,8 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 
-import numpy as np
-
 
 @contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb", **kwargs) -> Iterator[IO]:
@@ -40,8 +38,3 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_open(path, "w", encoding="utf-8") as f:
         f.write(text)
 
-
-def atomic_save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
-    """``np.savez`` (uncompressed, no pickles needed to load) to ``path`` atomically."""
-    with atomic_open(path, "wb") as f:
-        np.savez(f, **arrays)

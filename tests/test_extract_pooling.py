@@ -47,6 +47,6 @@ def test_accumulated_clip_equals_the_models_pooling(pooling):
             acc.add(int(kept[lo + i]), sums[i], maxima[i], out[lo + i, :kept[lo + i]])
     got = acc.pooled(pooling)
     assert got.dtype == np.float32 and np.array_equal(got, expected)
-    frames = acc.frame_array(out.shape[2])
+    frames = acc.frame_array()
     assert frames.shape == (int(kept.sum()), out.shape[2])
     assert np.array_equal(frames[:12], out[0].numpy()) and acc.buffer is None  # handed over, not kept

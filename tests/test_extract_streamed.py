@@ -81,14 +81,14 @@ def test_accumulator_spills_a_long_file_and_keeps_a_short_one(tmp_path):
     for p in pieces:
         long_.add(len(p), frames=p)
     assert long_.pending == 1 and long_.spill.rows == 40  # two full buffers of 20 went to disk; 1 waits
-    done = long_.frame_array(6)
+    done = long_.frame_array()
     assert isinstance(done, store.SpilledFrames) and done.rows == 41 and long_.buffer is None
     on_disk = np.fromfile(tmp_path / done.name, np.float32).reshape(-1, 6)
     np.testing.assert_array_equal(on_disk, torch.cat(pieces).numpy())
     short = FileAccumulator(6, clip=False, frames=True, spill=lambda: store.FrameSpill(tmp_path, 0, 8), spill_rows=100)
     for p in pieces:
         short.add(len(p), frames=p)
-    np.testing.assert_array_equal(short.frame_array(6), torch.cat(pieces).numpy())
+    np.testing.assert_array_equal(short.frame_array(), torch.cat(pieces).numpy())
     failed = FileAccumulator(6, clip=False, frames=True, spill=lambda: store.FrameSpill(tmp_path, 0, 9), spill_rows=10)
     failed.add(12, frames=pieces[0])
     failed.discard()  # a file that fails part-way leaves no spill file behind

@@ -13,6 +13,7 @@ or ``.npy`` files copied in blocks.
 
 from __future__ import annotations
 
+import io
 import os
 import zipfile
 from pathlib import Path
@@ -20,12 +21,12 @@ from typing import IO, Iterable, Iterator
 
 import numpy as np
 
+from ..atomic import atomic_open
+
 BLOCK_BYTES = 8 << 20
 
 
 def _header(shape: tuple[int, ...], dtype: np.dtype) -> bytes:
-    import io
-
     buf = io.BytesIO()
     d = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": tuple(shape)}
     np.lib.format.write_array_header_1_0(buf, d)  # padded so the data starts 64-byte aligned
@@ -40,16 +41,16 @@ def block_rows(dim: int, itemsize: int) -> int:
 class NpyRows:
     """A (rows, dim) ``.npy`` file at ``path``, written and read by row ranges without a memory map."""
 
-    def __init__(self, path: Path, rows: int, dim: int, dtype: np.dtype, *, create: bool = True):
+    def __init__(self, path: Path, rows: int, dim: int, dtype: np.dtype):
+        """Create the file at its full size (sparse until written)."""
         self.path, self.rows, self.dim, self.dtype = Path(path), int(rows), int(dim), np.dtype(dtype)
         head = _header((self.rows, self.dim), self.dtype)
         self.offset = len(head)
         self.row_bytes = self.dim * self.dtype.itemsize
-        if create:
-            with open(self.path, "wb") as f:
-                f.write(head)
-                f.truncate(self.offset + self.rows * self.row_bytes)  # sparse until written
-        self._fd = os.open(self.path, os.O_RDWR if create else os.O_RDONLY)
+        with open(self.path, "wb") as f:
+            f.write(head)
+            f.truncate(self.offset + self.rows * self.row_bytes)
+        self._fd = os.open(self.path, os.O_RDWR)
 
     def write(self, row: int, block: np.ndarray) -> None:
         """Store ``block`` (n, dim), cast to the file's dtype, as rows ``row .. row + n``."""
@@ -95,7 +96,7 @@ class NpyRows:
 
 
 class Stream:
-    """An npz member given as its shape, dtype and the blocks of rows that make it, in order."""
+    """An npz member given as its shape (at least 1-D), dtype and the blocks of rows that make it, in order."""
 
     def __init__(self, shape: tuple[int, ...], dtype: np.dtype, blocks: Iterable[np.ndarray]):
         self.shape, self.dtype, self.blocks = tuple(shape), np.dtype(dtype), blocks
@@ -117,7 +118,13 @@ def write_npz(f: IO[bytes], members: dict[str, "np.ndarray | Stream"]) -> None:
                     for block in value.blocks:
                         m.write(np.ascontiguousarray(block, dtype=value.dtype).tobytes())
                         rows += len(block)
-                    if rows != (value.shape[0] if value.shape else 1):
+                    if rows != value.shape[0]:
                         raise ValueError(f"npz member {name}: {rows} rows written, {value.shape[0]} declared")
                 else:
                     np.lib.format.write_array(m, np.asanyarray(value), allow_pickle=False)
+
+
+def save_npz(path: str | os.PathLike, members: dict[str, "np.ndarray | Stream"]) -> None:
+    """``write_npz`` to ``path`` atomically (``slicer_embed.atomic``)."""
+    with atomic_open(path, "wb") as f:
+        write_npz(f, members)

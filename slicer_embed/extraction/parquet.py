@@ -37,7 +37,7 @@ def _embedding_column(pa: Any, block: np.ndarray) -> Any:
 
 def write_parquet(plan: Any, paths: list[str], durations: np.ndarray, clip: Any, frames: Any,
                   offsets: np.ndarray | None, meta: str) -> None:
-    """``clip`` / ``frames``: ``npyio.NpyRows`` (or arrays) in row order; one of them is None."""
+    """``clip`` / ``frames``: ``npyio.NpyRows`` in row order; one of them is None."""
     pa, pq = import_pyarrow()
     value = pa.float16() if plan.dtype == np.float16 else pa.float32()
     emb_type = pa.list_(value, plan.dim)
@@ -62,13 +62,9 @@ def write_parquet(plan: Any, paths: list[str], durations: np.ndarray, clip: Any,
         raise
 
 
-def _rows(a: Any, start: int, stop: int) -> np.ndarray:
-    return a.read(start, stop) if hasattr(a, "read") else np.asarray(a[start:stop])
-
-
 def _clip_groups(paths: list[str], durations: np.ndarray, clip: Any):
     for s in range(0, len(paths), ROW_GROUP):
-        yield paths[s:s + ROW_GROUP], durations[s:s + ROW_GROUP], _rows(clip, s, min(len(paths), s + ROW_GROUP))
+        yield paths[s:s + ROW_GROUP], durations[s:s + ROW_GROUP], clip.read(s, min(len(paths), s + ROW_GROUP))
 
 
 def _frame_groups(plan: Any, paths: list[str], frames: Any, offsets: np.ndarray):
@@ -85,4 +81,4 @@ def _frame_groups(plan: Any, paths: list[str], frames: Any, offsets: np.ndarray)
                 continue
             names += [paths[i]] * (b - a)
             stamps.append(frame_timestamps(b - a, plan.hop, plan.stride, plan.sample_rate, first=a - int(offsets[i])))
-        yield names, np.concatenate(stamps), _rows(frames, s, e)
+        yield names, np.concatenate(stamps), frames.read(s, e)

@@ -80,16 +80,14 @@ class FileAccumulator:
         if self.buffer is None:
             self.buffer = anonymous_rows(self.spill_rows if self.spill_factory is not None else 64, self.dim)
         while len(x):
-            room = len(self.buffer) - self.pending
-            if room == 0:
-                if self.spill_factory is None:  # no spill: grow (by doubling, into a new mapping)
+            if self.pending == len(self.buffer):  # full: to the spill file, or (no spill) grow by doubling
+                if self.spill_factory is not None:
+                    self._spill()
+                else:
                     grown = anonymous_rows(2 * len(self.buffer), self.dim)
                     grown[:self.pending] = self.buffer[:self.pending]
                     self.buffer = grown
-                    continue
-                self._spill()
-                continue
-            n = min(room, len(x))
+            n = min(len(self.buffer) - self.pending, len(x))
             self.buffer[self.pending:self.pending + n] = x[:n]
             self.pending += n
             x = x[n:]
@@ -106,7 +104,7 @@ class FileAccumulator:
         out = {"mean": mean, "max": self.peak, "mean+max": mean + self.peak}[pooling]
         return out.astype(np.float32, copy=False)
 
-    def frame_array(self, dim: int) -> Any:
+    def frame_array(self) -> Any:
         """Frame embeddings (T, D) float32 in time order (a view of the file's buffer), or, for a file
         that was spilled, the finished spill (``store.SpilledFrames``)."""
         if self.spill is not None:
@@ -115,7 +113,7 @@ class FileAccumulator:
             self.buffer = None
             return self.spill.finish()
         if self.buffer is None:
-            return np.zeros((0, dim), np.float32)
+            return np.zeros((0, self.dim), np.float32)
         out, self.buffer, self.pending = self.buffer[:self.pending], None, 0
         return out
 

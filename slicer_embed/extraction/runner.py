@@ -305,7 +305,7 @@ def _record(setup: _Setup, acc: FileAccumulator | None, kind: str, key: int, val
     """Store one finished input; returns False when the run must stop (--on-error raise)."""
     if kind == DONE and acc is not None:
         clip = acc.pooled(setup.pooling) if acc.clip else None
-        frames = acc.frame_array(setup.model.embedding_dim) if acc.keep_frames else None
+        frames = acc.frame_array() if acc.keep_frames else None
         shards.add_ok(key, int(value), clip, frames)
         progress.done(int(value) / setup.spec.sample_rate)
         return True

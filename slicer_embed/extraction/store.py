@@ -32,8 +32,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..atomic import atomic_open, atomic_write_text
-from .npyio import Stream, write_npz
+from ..atomic import atomic_write_text
+from .npyio import Stream, save_npz
 
 META_NAME = "meta.json"
 SPILL_ROWS = 2048  # frames of one file held in memory before they go to its spill file (16 MiB at D=2048)
@@ -125,7 +125,7 @@ def iter_file_frames(shard: dict[str, np.ndarray], folder: Path, dim: int,
         else:
             inline = shard["frames"][start:start + n]
             start += n
-            yield i, n, (inline[s:s + block] for s in range(0, max(n, 1), block) if n)
+            yield i, n, (inline[s:s + block] for s in range(0, n, block))
 
 
 def _spill_blocks(path: Path, rows: int, dim: int, block: int) -> Iterator[np.ndarray]:
@@ -219,6 +219,5 @@ class ShardWriter:
             inline = [f for f in fr if not isinstance(f, SpilledFrames)]
             # written piece by piece: no concatenated copy of up to max_bytes
             arrays["frames"] = Stream((sum(len(f) for f in inline), D), np.float32, inline)
-        with atomic_open(self.folder / f"shard-r{self.rank}-{uuid.uuid4().hex[:12]}.npz", "wb") as f:
-            write_npz(f, arrays)
+        save_npz(self.folder / f"shard-r{self.rank}-{uuid.uuid4().hex[:12]}.npz", arrays)
         self._reset()

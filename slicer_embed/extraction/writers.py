@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_open, atomic_write_text
+from ..atomic import atomic_write_text
 from ..paths import display, tsv_field
-from .npyio import NpyRows, Stream, block_rows, write_npz
+from .npyio import NpyRows, Stream, block_rows, save_npz
 from .pooling import frame_timestamps
 from .store import Summary, iter_file_frames, iter_shards
 
@@ -150,8 +150,7 @@ def write(plan: Plan, summary: Summary, partial: Path) -> int:
             if frames is not None:
                 members.update(frame_embeddings=_stream_rows(frames), frame_offsets=offsets,
                                timestamps=Stream((int(offsets[-1]),), np.float64, _timestamp_blocks(plan, offsets)))
-            with atomic_open(plan.output, "wb") as f:
-                write_npz(f, members)
+            save_npz(plan.output, members)
         else:
             from .parquet import write_parquet
             write_parquet(plan, paths, durations, clip, frames, offsets, meta)
@@ -268,8 +267,7 @@ def _write_dir(plan: Plan, summary: Summary, partial: Path) -> int:
                 members["timestamps"] = frame_timestamps(t, plan.hop, plan.stride, plan.sample_rate)
             target = dir_target(plan.output, plan.rels[i])
             target.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_open(target, "wb") as f:
-                write_npz(f, members)
+            save_npz(target, members)
             n += 1
     atomic_write_text(plan.output / "metadata.json", json.dumps(plan.metadata, indent=1, sort_keys=True))
     return n
