@@ -7,6 +7,8 @@ Reads ``results.json`` of ``slicer-embed eval`` runs: every ``step_*`` folder un
 checkpoint of the run; crops seen from its provenance), other folders there as extra points (e.g. a
 second training seed, ``seed1``), and ``logmel``, ``random`` and ``prev_default`` under --baselines.
 Valid accuracy only (mean ± std over probe seeds): this is what the shipped checkpoint is chosen on.
+``--probe LABEL=ROOT`` adds a column and a panel, not in the mean, from ``ROOT/<name>/results.json``
+for the same folder names (e.g. the pitch probe under either protocol).
 """
 
 from __future__ import annotations
@@ -35,6 +37,18 @@ def valid(folder: Path) -> dict[str, Any] | None:
             "seed": (prov.get("recipe") or {}).get("seed")}
 
 
+def probe_valid(root: Path, name: str) -> tuple[float, float] | None:
+    """(mean, std) valid accuracy in % of the single task evaluated in ``root/name``, if there."""
+    path = root / name / "results.json"
+    if not path.is_file():
+        return None
+    tasks = json.loads(path.read_text())["tasks"]
+    if len(tasks) != 1:
+        return None
+    acc = next(iter(tasks.values()))["valid_accuracy"]
+    return 100 * acc["mean"], 100 * acc["std"]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--curve", type=Path, required=True)
@@ -42,20 +56,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--corpus-files", type=int, required=True, help="files in the training corpus (one pass)")
     p.add_argument("--out", type=Path, default=None, help="plot (PNG)")
     p.add_argument("--json", type=Path, default=None, help="the table's numbers as JSON")
+    p.add_argument("--probe", action="append", default=[], metavar="LABEL=ROOT",
+                   help="a probe task reported apart from the mean (repeatable)")
     a = p.parse_args(argv)
+    probes = [(lbl, Path(root)) for lbl, _, root in (x.partition("=") for x in a.probe)]
     points = {d.name: v for d in sorted(a.curve.iterdir()) if (v := valid(d))}
     base = {b: v for b in BASELINES if (v := valid(a.baselines / b))}
     curve = sorted(((k, v) for k, v in points.items() if k.startswith("step_")), key=lambda kv: kv[1]["clips_seen"])
-    extra = [(k, v) for k, v in points.items() if not k.startswith("step_")]
+    extra = [(k, v) for k, v in points.items() if not k.startswith("step_") and k not in BASELINES]
 
+    for name, v in list(points.items()) + list(base.items()):
+        v["probes"] = {lbl: probe_valid(root, name) for lbl, root in probes}
     head = "| model | crops seen | passes | " + " | ".join(TASKS) + " | **mean** |"
-    print(head + "\n|" + "---|" * (len(TASKS) + 4))
+    head += "".join(f" {lbl} |" for lbl, _ in probes)
+    print(head + "\n|" + "---|" * (len(TASKS) + 4 + len(probes)))
 
     def row(name: str, v: dict[str, Any]) -> str:
         cs = v["clips_seen"]
         passes = f"{cs / a.corpus_files:.2f}" if cs else ""
         cells = " | ".join(f"{m:.1f} ± {s:.1f}" for m, s in (v["acc"][t] for t in TASKS))
-        return f"| {name} | {cs or ''} | {passes} | {cells} | **{v['mean']:.1f}** |"
+        extra_cells = "".join(f" {pv[0]:.1f} ± {pv[1]:.1f} |" if (pv := v["probes"][lbl]) else " |"
+                              for lbl, _ in probes)
+        return f"| {name} | {cs or ''} | {passes} | {cells} | **{v['mean']:.1f}** |{extra_cells}"
     for name, v in curve + extra:
         print(row(name, v))
     for name, v in base.items():
@@ -71,20 +93,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         import matplotlib.ticker
-        fig, axes = plt.subplots(2, 4, figsize=(16, 7), sharex=True)
+        panels = list(TASKS) + ["mean"] + [lbl for lbl, _ in probes]
+        ncols = (len(panels) + 2) // 2
+        fig, axes = plt.subplots(2, ncols, figsize=(4 * ncols, 7), sharex=True)
         xs = [v["clips_seen"] for _, v in curve]
-        panels = list(TASKS) + ["mean"]
+
+        def value(v: dict[str, Any], task: str) -> tuple[float, float] | None:
+            if task == "mean":
+                return v["mean"], 0.0
+            if task in v["acc"]:
+                return v["acc"][task]
+            return v["probes"].get(task)
         colours = {"logmel": "tab:gray", "random": "tab:orange", "prev_default": "tab:green"}
         for ax, task in zip(axes.flat, panels):
-            ys = [v["mean"] if task == "mean" else v["acc"][task][0] for _, v in curve]
-            es = [0 if task == "mean" else v["acc"][task][1] for _, v in curve]
-            ax.errorbar(xs, ys, yerr=es, marker="o", color="tab:blue", label="this run (seed 0)")
+            pts = [(x, pv) for x, (_, v) in zip(xs, curve) if (pv := value(v, task))]
+            ax.errorbar([x for x, _ in pts], [m for _, (m, _) in pts], yerr=[e for _, (_, e) in pts],
+                        marker="o", color="tab:blue", label="this run (seed 0)")
             for name, v in extra:
-                y = v["mean"] if task == "mean" else v["acc"][task][0]
-                ax.plot([v["clips_seen"]], [y], "s", color="tab:purple", label=f"{name}")
+                if pv := value(v, task):
+                    ax.plot([v["clips_seen"]], [pv[0]], "s", color="tab:purple", label=f"{name}")
             for name, v in base.items():
-                y = v["mean"] if task == "mean" else v["acc"][task][0]
-                ax.axhline(y, color=colours[name], ls="--", lw=1, label=name)
+                if pv := value(v, task):
+                    ax.axhline(pv[0], color=colours[name], ls="--", lw=1, label=name)
             ax.set_xscale("log")
             ax.set_title(task if task != "mean" else "mean of the six tasks")
             ax.grid(alpha=0.3)
@@ -92,9 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             ax.set_xlabel("crops seen (log)")
         axes[0, 0].set_ylabel("valid accuracy (%)")
         axes[1, 0].set_ylabel("valid accuracy (%)")
-        handles, labels = axes.flat[len(panels) - 1].get_legend_handles_labels()
+        handles, labels = axes.flat[len(TASKS)].get_legend_handles_labels()  # the mean panel has every line
+        for spare in axes.flat[len(panels):]:
+            spare.axis("off")
         spare = axes.flat[len(panels)]
-        spare.axis("off")
         spare.legend(handles, labels, loc="center", fontsize=9)
         for ax in axes[0]:
             top = ax.secondary_xaxis("top", functions=(lambda c: c / a.corpus_files, lambda q: q * a.corpus_files))
