@@ -18,6 +18,8 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
+from summarize_results import load, parse_probes  # scripts/ is on sys.path when run as a script
+
 TASKS = ("kws", "speaker", "language", "instrument", "expression", "bird")
 BASELINES = ("logmel", "random", "prev_default")
 
@@ -39,14 +41,10 @@ def valid(folder: Path) -> dict[str, Any] | None:
 
 def probe_valid(root: Path, name: str) -> tuple[float, float] | None:
     """(mean, std) valid accuracy in % of the single task evaluated in ``root/name``, if there."""
-    path = root / name / "results.json"
-    if not path.is_file():
+    if not (root / name / "results.json").is_file():
         return None
-    tasks = json.loads(path.read_text())["tasks"]
-    if len(tasks) != 1:
-        return None
-    acc = next(iter(tasks.values()))["valid_accuracy"]
-    return 100 * acc["mean"], 100 * acc["std"]
+    accs = list(load(root / name, "valid").values())
+    return accs[0] if len(accs) == 1 else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--probe", action="append", default=[], metavar="LABEL=ROOT",
                    help="a probe task reported apart from the mean (repeatable)")
     a = p.parse_args(argv)
-    probes = [(lbl, Path(root)) for lbl, _, root in (x.partition("=") for x in a.probe)]
+    probes = parse_probes(a.probe)
     points = {d.name: v for d in sorted(a.curve.iterdir()) if (v := valid(d))}
     base = {b: v for b in BASELINES if (v := valid(a.baselines / b))}
     curve = sorted(((k, v) for k, v in points.items() if k.startswith("step_")), key=lambda kv: kv[1]["clips_seen"])
@@ -123,10 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         axes[0, 0].set_ylabel("valid accuracy (%)")
         axes[1, 0].set_ylabel("valid accuracy (%)")
         handles, labels = axes.flat[len(TASKS)].get_legend_handles_labels()  # the mean panel has every line
-        for spare in axes.flat[len(panels):]:
-            spare.axis("off")
-        spare = axes.flat[len(panels)]
-        spare.legend(handles, labels, loc="center", fontsize=9)
+        for ax in axes.flat[len(panels):]:
+            ax.axis("off")
+        axes.flat[len(panels)].legend(handles, labels, loc="center", fontsize=9)
         for ax in axes[0]:
             top = ax.secondary_xaxis("top", functions=(lambda c: c / a.corpus_files, lambda q: q * a.corpus_files))
             top.set_xlabel("passes", fontsize=8)

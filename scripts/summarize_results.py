@@ -41,6 +41,11 @@ def load(folder: Path, split: str = "test") -> dict[str, tuple[float, float]]:
     return out
 
 
+def parse_probes(specs: list[str]) -> list[tuple[str, Path]]:
+    """``--probe LABEL=ROOT`` values -> [(label, root)]."""
+    return [(lbl, Path(root)) for lbl, _, root in (x.partition("=") for x in specs)]
+
+
 def probe_cell(root: Path, model: str, split: str) -> str:
     f = root / model
     if not (f / "results.json").is_file():
@@ -60,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--probe", action="append", default=[], metavar="LABEL=ROOT",
                    help="an extra column (not in the mean) from ROOT/<model>/results.json")
     a = p.parse_args(argv)
-    probes = [(lbl, Path(root)) for lbl, _, root in (x.partition("=") for x in a.probe)]
+    probes = parse_probes(a.probe)
     runs = {d.name: load(d, a.split) for d in sorted(a.root.iterdir()) if (d / "results.json").is_file()}
     missing = [b for b in BASELINES if b not in runs]
     if missing:
