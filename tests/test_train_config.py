@@ -110,3 +110,27 @@ def test_cpu_preset_is_the_shipped_models_recipe():
         # within the schedule: pretrain runs len(files) // batch steps per epoch
         assert provenance["steps"] <= recipe["epochs"] * (provenance["training"]["corpus_files"] // recipe["batch_size"])
         assert str(provenance["steps"]) in recipe["keep_steps"].split(",")
+
+
+def test_byol_preset_is_byol_a_on_the_cpu_budget():
+    byol, cpu = PRESETS["cpu-byol"], PRESETS["cpu"]
+    assert byol.objective == "byol" and cpu.objective == "slicer"
+    assert (byol.instance_dim, byol.projector_hidden, byol.predictor_hidden) == (256, 4096, 4096)  # BYOL-A's MLPs
+    assert byol.augmentation_list == ["mixup", "rrc"] and byol.cluster_weight == 0.0
+    same = ("batch_size", "epochs", "optimizer", "lr", "weight_decay", "lr_schedule", "warmup_steps", "ema_momentum",
+            "seed", "crop_samples", "rrc_freq_scale", "rrc_time_scale", "mixup_ratio", "amp", "fast_encoder")
+    assert all(getattr(byol, k) == getattr(cpu, k) for k in same)  # the comparison changes the objective only
+    with pytest.raises(ValueError, match="objective"):
+        PRESETS["reference"].replace(objective="byol")  # the reference updates the teacher inside each direction
+    with pytest.raises(ValueError, match="objective"):
+        PRESETS["default"].replace(objective="mse")
+
+
+def test_resume_treats_fields_a_checkpoint_predates_as_their_defaults():
+    from slicer_embed.training.pretrain import _resumed_config
+
+    cpu = PRESETS["cpu"]
+    old = {k: v for k, v in cpu.to_dict().items() if k not in ("objective", "projector_hidden", "predictor_hidden")}
+    assert _resumed_config({"config": old}, cpu.replace(max_steps=5)).max_steps == 5
+    with pytest.raises(ValueError, match="objective"):
+        _resumed_config({"config": old}, PRESETS["cpu-byol"])

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from slicer_embed.training.losses import cluster_entropy, cluster_loss, combine_directions, instance_loss
+from slicer_embed.training.losses import byol_loss, cluster_entropy, cluster_loss, combine_directions, instance_loss
 
 
 def naive_instance(q, k, queue, tau):
@@ -94,3 +94,25 @@ def test_combine_directions():
     assert float(combine_directions(a, b, "mean")) == 2.0
     with pytest.raises(ValueError):
         combine_directions(a, b, "max")
+
+
+def test_byol_loss_is_the_normalised_squared_distance():
+    g = torch.Generator().manual_seed(0)
+    p, z = torch.randn(5, 7, generator=g), torch.randn(5, 7, generator=g)
+    naive = sum(float(((p[i] / p[i].norm() - z[i] / z[i].norm()) ** 2).sum()) for i in range(5)) / 5
+    assert byol_loss(p, z).item() == pytest.approx(naive, rel=1e-5)
+    e = torch.eye(2)
+    assert byol_loss(e[:1], 3 * e[:1]).item() == pytest.approx(0.0, abs=1e-6)  # aligned, any scale
+    assert byol_loss(e[:1], e[1:]).item() == pytest.approx(2.0)  # orthogonal
+    assert byol_loss(e[:1], -e[:1]).item() == pytest.approx(4.0)  # opposite
+    assert byol_loss(p.bfloat16(), z).dtype == torch.float32
+
+
+def test_byol_loss_gradient_moves_the_prediction_towards_the_target():
+    p = torch.tensor([[1.0, 0.2]], requires_grad=True)
+    z = torch.tensor([[0.0, 1.0]])
+    byol_loss(p, z).backward()
+    stepped = (p - 0.1 * p.grad).detach()
+    assert byol_loss(stepped, z) < byol_loss(p.detach(), z)
+    with pytest.raises(ValueError, match="byol_loss"):
+        byol_loss(torch.zeros(2, 3), torch.zeros(2, 4))

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from slicer_embed.training.checkpoint import checkpoint_path, load_checkpoint
@@ -24,14 +25,23 @@ def train_cmd(data, out, *extra):
     return [sys.executable, "-m", "slicer_embed", "train", "--data", str(data), "--out", str(out), *COMMON, *extra]
 
 
-def test_kill9_and_resume_gives_identical_weights(tmp_path):
+BYOL = ["--objective", "byol", "--projector-hidden", "32", "--predictor-hidden", "16", "--instance-dim", "16",
+        "--augmentations", "mixup,rrc", "--cluster-weight", "0"]
+
+
+@pytest.mark.parametrize("recipe", [[], BYOL], ids=["slicer", "byol"])
+def test_kill9_and_resume_gives_identical_weights(tmp_path, recipe):
     data = make_corpus(tmp_path / "data", n=12)
-    straight = subprocess.run(train_cmd(data, tmp_path / "a", "--num-workers", "0"), env=ENV,
+
+    def run_cmd(data, out, *extra):
+        return train_cmd(data, out, *recipe, *extra)
+
+    straight = subprocess.run(run_cmd(data, tmp_path / "a", "--num-workers", "0"), env=ENV,
                               capture_output=True, text=True, timeout=300)
     assert straight.returncode == 0, straight.stderr
 
     # Run B stalls after writing its step-N checkpoint; we SIGKILL it there (state in memory is lost).
-    proc = subprocess.Popen(train_cmd(data, tmp_path / "b", "--num-workers", "0", "--stall-after-step", str(N)),
+    proc = subprocess.Popen(run_cmd(data, tmp_path / "b", "--num-workers", "0", "--stall-after-step", str(N)),
                             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     ckpt_n = checkpoint_path(tmp_path / "b", N)
     deadline = time.time() + 240
@@ -45,17 +55,20 @@ def test_kill9_and_resume_gives_identical_weights(tmp_path):
     assert ckpt_n.exists() and not checkpoint_path(tmp_path / "b", 2 * N).exists()
 
     # Resume with one DataLoader worker: the data stream must not depend on the worker count.
-    resumed = subprocess.run(train_cmd(data, tmp_path / "b", "--resume", "--num-workers", "1",
+    resumed = subprocess.run(run_cmd(data, tmp_path / "b", "--resume", "--num-workers", "1",
                                        "--stall-after-step", "0"),
                              env=ENV, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     a = load_checkpoint(checkpoint_path(tmp_path / "a", 2 * N))
     b = load_checkpoint(checkpoint_path(tmp_path / "b", 2 * N))
-    for part in ("student", "teacher"):
+    parts = ("student", "teacher", "predictor") if recipe else ("student", "teacher")
+    assert ("predictor" in a) == bool(recipe)
+    for part in parts:
         for key, value in a[part].items():
             assert torch.equal(value, b[part][key]), f"{part}.{key} differs after resume"
     assert torch.equal(a["queue"]["keys"], b["queue"]["keys"]) and a["queue"]["ptr"] == b["queue"]["ptr"]
-    assert torch.equal(a["views"]["kmix_bank"]["data"], b["views"]["kmix_bank"]["data"])
+    if not recipe:
+        assert torch.equal(a["views"]["kmix_bank"]["data"], b["views"]["kmix_bank"]["data"])
     assert a["position"] == b["position"]
     # The metrics of the resumed half equal the straight run's (same losses, step by step).
     la = [line for line in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]

@@ -62,6 +62,31 @@ def test_loss_falls_without_augmentation(tmp_path, diverse):
     assert late < 0.85 * early, (early, late)
 
 
+BYOL_SMALL = ["--objective", "byol", "--projector-hidden", "64", "--predictor-hidden", "32", "--instance-dim", "16",
+              "--cluster-weight", "0"]
+
+
+def test_byol_objective_learns_and_keeps_its_predictor(tmp_path, diverse):
+    """BYOL: with identical views the prediction learns the teacher's projection; the predictor is saved,
+    the cluster head is left alone, and the exported encoder is the student's."""
+    run = tmp_path / "run"
+    assert main(["--data", str(diverse), "--out", str(run), *FAST, *BYOL_SMALL, "--max-steps", "30",
+                 "--augmentations", "", "--checkpoint-every", "1000"]) == 0
+    rows = metrics(run)
+    loss = [r["loss"] for r in rows]
+    assert all(0.0 <= x <= 8.0 for x in loss) and all(r["loss_cluster"] == 0.0 for r in rows)
+    assert np.mean(loss[-5:]) < 0.5 * np.mean(loss[:3]), loss
+    state = torch.load(list_checkpoints(run)[-1], weights_only=True)
+    assert state["predictor"]["0.weight"].shape == (32, 16) and state["predictor"]["3.weight"].shape == (16, 32)
+    assert state["student"]["instance_head.0.weight"].shape == (64, 2048)  # BYOL-A's projector MLP
+    fresh, _ = pretrain.build_student_teacher(16, 128, 0, torch.device("cpu"), 64)
+    for k, v in fresh.cluster_head.state_dict().items():
+        assert torch.equal(v, state["student"]["cluster_head." + k]), k  # not optimised (no weight decay either)
+    model = slicer_embed.load(run / "model")
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, state["student"]["model." + k])
+
+
 @pytest.mark.slow
 def test_full_recipe_beats_a_frozen_control(tmp_path, diverse):
     """With all augmentations, 30 steps lower the loss below the same run with lr = 0."""

@@ -1,6 +1,6 @@
 """``slicer-embed train``: SLICER self-supervised pretraining from a folder of audio or a CSV list.
 
-    slicer-embed train --data DIR_OR_CSV --out RUN --preset {reference,default,smoke,cpu} [--max-steps N]
+    slicer-embed train --data DIR_OR_CSV --out RUN --preset {reference,default,smoke,cpu,cpu-byol} [--max-steps N]
                        [--resume] [--device auto|cpu|cuda] [--lr 1e-3 --batch-size 256 ...]
 
 Every field of ``training.config.PretrainConfig`` is a ``--field-name VALUE`` override. Writes

@@ -45,7 +45,10 @@ class PretrainConfig:
     channels_last: bool = False  # NHWC convolutions: with amp on a CPU, ~3x faster steps (oneDNN + AMX)
     fast_encoder: bool = False  # the encoder's train-mode forward through training.fast_encoder (same maths)
     # -- heads and losses (sections 3-4) --
+    objective: str = "slicer"  # "slicer": InfoNCE vs a queue (+ cluster loss); "byol": BYOL-A's predictor + MSE
     instance_dim: int = 128
+    projector_hidden: int = 0  # 0: the instance head is one Linear (LAPE); >0: Linear-BN-ReLU-Linear (BYOL-A 4096)
+    predictor_hidden: int = 4096  # objective "byol": the student's predictor MLP, instance_dim -> this -> instance_dim
     n_clusters: int = 128
     queue_size: int = 65536
     temperature: float = 0.07
@@ -84,6 +87,11 @@ class PretrainConfig:
             (self.optimizer in ("sgd", "adamw"), "optimizer", "must be 'sgd' or 'adamw'"),
             (self.lr_schedule in ("constant", "cosine"), "lr_schedule", "must be 'constant' or 'cosine'"),
             (self.symmetric in ("sum", "mean"), "symmetric", "must be 'sum' or 'mean'"),
+            (self.objective in ("slicer", "byol"), "objective", "must be 'slicer' or 'byol'"),
+            (self.objective != "byol" or not self.ema_in_forward, "objective",
+             "'byol' updates the teacher once per step: set --ema-in-forward false"),
+            (self.projector_hidden >= 0 and self.predictor_hidden >= 1, "projector_hidden",
+             "must be >= 0 (and predictor_hidden >= 1)"),
             (self.kmix_features in ("raw", "normalized"), "kmix_features", "must be 'raw' or 'normalized'"),
             (self.queue_size >= 1, "queue_size", "must be >= 1"),
             (0.0 <= self.ema_momentum <= 1.0, "ema_momentum", "must be in [0, 1]"),
@@ -163,7 +171,14 @@ CPU = DEFAULT.replace(
     checkpoint_every=500, keep_checkpoints=3, log_every=10,
 )
 
-PRESETS: dict[str, PretrainConfig] = {"reference": REFERENCE, "default": DEFAULT, "smoke": SMOKE, "cpu": CPU}
+# BYOL-A's recipe (Niizumi et al. 2021) on the same CPU budget, for the comparison in docs/results.md:
+# its projector (2048 -> 4096 -> 256) and predictor, BYOL's normalised MSE against the EMA teacher of the
+# other view (no queue, no cluster loss), mixup + RRC (no k-mix); optimiser, schedule, batch, EMA as ``cpu``.
+CPU_BYOL = CPU.replace(objective="byol", instance_dim=256, projector_hidden=4096, predictor_hidden=4096,
+                       augmentations="mixup,rrc", cluster_weight=0.0)
+
+PRESETS: dict[str, PretrainConfig] = {"reference": REFERENCE, "default": DEFAULT, "smoke": SMOKE, "cpu": CPU,
+                                      "cpu-byol": CPU_BYOL}
 
 
 # -- dataclass -> argparse bridge ---------------------------------------------------------------

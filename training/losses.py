@@ -3,6 +3,7 @@
 - ``instance_loss``: MoCo v2 InfoNCE of queries against their key and a queue of negatives.
 - ``cluster_loss``: Contrastive Clustering's cluster-level loss over the columns of two soft
   assignment matrices, with the entropy term as an option (computed but not added in the reference).
+- ``byol_loss``: BYOL's normalised mean squared error of a prediction against its target (BYOL-A).
 """
 
 from __future__ import annotations
@@ -57,6 +58,17 @@ def cluster_loss(c1: torch.Tensor, c2: torch.Tensor, temperature: float = 1.0,
     if entropy:
         loss = loss + cluster_entropy(c1) + cluster_entropy(c2)
     return loss
+
+
+def byol_loss(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """BYOL's loss: ``2 - 2 cos(p_i, z_i)`` = squared distance of the L2-normalised rows, mean over the batch.
+
+    p: (B, D) the student's prediction; z: (B, D) the teacher's projection of the other view (no gradient
+    is taken through it by the caller). 0 when aligned, 2 when orthogonal, 4 when opposite.
+    """
+    if p.shape != z.shape or p.dim() != 2:
+        raise ValueError(f"byol_loss: p {tuple(p.shape)} and z {tuple(z.shape)} must both be (B, D)")
+    return (2 - 2 * (F.normalize(p.float(), dim=1) * F.normalize(z.float(), dim=1)).sum(1)).mean()
 
 
 def combine_directions(l12: torch.Tensor, l21: torch.Tensor, mode: str) -> torch.Tensor:

@@ -8,6 +8,7 @@ directions + cluster loss -> backward, optimiser step (-> EMA) -> enqueue the ke
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -25,11 +26,11 @@ from .config import PretrainConfig
 from .corpus_stats import kmix_centroids, norm_stats
 from .data import CropDataset, FileSource, RunBatches, check_files, list_audio
 from .ema import ema_update_
-from .losses import cluster_loss, combine_directions, instance_loss
+from .losses import byol_loss, cluster_loss, combine_directions, instance_loss
 from .queue import KeyQueue
 from .run_log import RunLog
 from .schedules import learning_rate
-from .student_teacher import SlicerNet, TwoViews, build_student_teacher
+from .student_teacher import PredictorViews, SlicerNet, TwoViews, build_predictor, build_student_teacher
 from .views import ViewMaker
 
 # Fields that may change when a run is resumed; anything else would break exact continuation.
@@ -119,8 +120,22 @@ def slicer_losses(cfg: PretrainConfig, student_views: TwoViews, student: SlicerN
     return loss, {"loss": parts[0], "loss_instance": parts[1], "loss_cluster": parts[2]}
 
 
+def byol_losses(online: torch.nn.Module, teacher: SlicerNet, v1: torch.Tensor, v2: torch.Tensor,
+                info: dist_utils.DistInfo, autocast: Any) -> tuple[torch.Tensor, dict[str, float]]:
+    """BYOL-A's loss for one batch of view pairs: each view's prediction against the teacher's projection
+    of the other view, ``byol_loss(p1, z2) + byol_loss(p2, z1)``. No queue, no cluster loss."""
+    with autocast():
+        p1, p2 = online(v1, v2)
+    with torch.no_grad(), autocast():
+        z1, z2 = teacher(v1)[0].float(), teacher(v2)[0].float()
+    loss = byol_loss(p1, z2) + byol_loss(p2, z1)
+    parts = dist_utils.all_reduce_mean(torch.stack([loss.detach(), loss.detach()]), info).tolist()
+    return loss, {"loss": parts[0], "loss_instance": parts[1], "loss_cluster": 0.0}
+
+
 def training_state(cfg: PretrainConfig, student: SlicerNet, teacher: SlicerNet, opt: torch.optim.Optimizer,
-                   queue: KeyQueue, views: ViewMaker, pos: Position, stats: dict[str, Any]) -> dict[str, Any]:
+                   queue: KeyQueue, views: ViewMaker, pos: Position, stats: dict[str, Any],
+                   predictor: torch.nn.Module | None = None) -> dict[str, Any]:
     """Everything needed to continue exactly (and to export the encoder)."""
     return {
         "format": "slicer-embed-train/1",
@@ -131,13 +146,16 @@ def training_state(cfg: PretrainConfig, student: SlicerNet, teacher: SlicerNet, 
                      "clips_seen": pos.clips_seen},
         "rng_cpu": torch.get_rng_state(),
         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        **({"predictor": predictor.state_dict()} if predictor is not None else {}),
     }
 
 
 def restore_state(state: dict[str, Any], student: SlicerNet, teacher: SlicerNet, opt: torch.optim.Optimizer,
-                  queue: KeyQueue, views: ViewMaker) -> Position:
+                  queue: KeyQueue, views: ViewMaker, predictor: torch.nn.Module | None = None) -> Position:
     student.load_state_dict(state["student"])
     teacher.load_state_dict(state["teacher"])
+    if predictor is not None:
+        predictor.load_state_dict(state["predictor"])
     opt.load_state_dict(state["optimizer"])
     queue.load_state_dict(state["queue"])
     views.load_state_dict(state["views"])
@@ -270,14 +288,16 @@ def _train(cfg: PretrainConfig, data: str | Path, out: Path, *, preset: str, res
     dataset = CropDataset(source, cfg.crop_samples, cfg.seed)
 
     # ---------------- student, teacher, corpus statistics ----------------
-    student, teacher = build_student_teacher(cfg.instance_dim, cfg.n_clusters, cfg.seed, dev)
+    student, teacher = build_student_teacher(cfg.instance_dim, cfg.n_clusters, cfg.seed, dev, cfg.projector_hidden)
     student.fast = teacher.fast = cfg.fast_encoder
+    byol = cfg.objective == "byol"
+    predictor = build_predictor(cfg.instance_dim, cfg.predictor_hidden, cfg.seed, dev) if byol else None
     if state is None:
         stats, centroids = corpus_statistics(cfg, source, student, str(data), log)
         stats["preset"] = preset
     else:
         stats, centroids = state["stats"], state["views"]["centroids"]
-    student_views: torch.nn.Module = TwoViews(student)
+    student_views: torch.nn.Module = PredictorViews(student, predictor) if predictor is not None else TwoViews(student)
     if info.enabled:
         student_views = torch.nn.parallel.DistributedDataParallel(
             student_views, device_ids=[dev.index] if dev.type == "cuda" else None)
@@ -287,10 +307,14 @@ def _train(cfg: PretrainConfig, data: str | Path, out: Path, *, preset: str, res
     n_frames = 1 + cfg.crop_samples // student.model.config.frontend.hop_length
     views = ViewMaker(cfg, (1, student.model.config.frontend.n_mels, n_frames), centroids,
                       cfg.seed + 1000 + info.rank, dev)
-    opt = make_optimizer(cfg, [p for p in student.parameters() if p.requires_grad])
+    params = [p for p in student.parameters() if p.requires_grad]
+    if byol:  # the cluster head takes no part in BYOL: leave it out of the optimiser (and its weight decay)
+        head = {id(p) for p in student.cluster_head.parameters()}
+        params = [p for p in params if id(p) not in head] + list(predictor.parameters())
+    opt = make_optimizer(cfg, params)
     pos = Position()
     if state is not None:
-        pos = restore_state(state, student, teacher, opt, queue, views)
+        pos = restore_state(state, student, teacher, opt, queue, views, predictor)
         log.info(f"resumed from step {pos.step} (epoch {pos.epoch}, batch {pos.batch_in_epoch})")
         del state
     use_amp = cfg.amp and bf16_autocast_supported(dev)
@@ -324,17 +348,20 @@ def _train(cfg: PretrainConfig, data: str | Path, out: Path, *, preset: str, res
         v1, v2 = views(x)
         if cfg.channels_last:
             v1, v2 = (v.contiguous(memory_format=torch.channels_last) for v in (v1, v2))
-        loss, parts = slicer_losses(cfg, student_views, student, teacher, queue, v1, v2, info, autocast)
+        if byol:
+            loss, parts = byol_losses(student_views, teacher, v1, v2, info, autocast)
+        else:
+            loss, parts = slicer_losses(cfg, student_views, student, teacher, queue, v1, v2, info, autocast)
         if not all(math.isfinite(v) for v in parts.values()):
             bad = ckpt.checkpoint_path(out, pos.step).with_name(f"diverged_step_{pos.step + 1:08d}.pt")
             if info.is_main:
-                ckpt.save_checkpoint(training_state(cfg, student, teacher, opt, queue, views, pos, stats), bad)
+                ckpt.save_checkpoint(training_state(cfg, student, teacher, opt, queue, views, pos, stats, predictor), bad)
             raise TrainingDiverged(f"loss is not finite at step {pos.step + 1} ({parts}); the state before "
                                    f"this step is saved in {bad}. Lower --lr or check the data.")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
         if not cfg.ema_in_forward:  # one EMA update per step, after the optimiser (MoCo v3 / DINO)
             ema_update_(teacher, student, cfg.ema_momentum)
@@ -351,7 +378,7 @@ def _train(cfg: PretrainConfig, data: str | Path, out: Path, *, preset: str, res
             window = log.new_window()
         log.advance(parts["loss"])
         if pos.step % cfg.checkpoint_every == 0 or pos.step == end or pos.step in keep_steps:
-            _checkpoint(cfg, out, info, training_state(cfg, student, teacher, opt, queue, views, pos, stats))
+            _checkpoint(cfg, out, info, training_state(cfg, student, teacher, opt, queue, views, pos, stats, predictor))
             if cfg.stall_after_step == pos.step:
                 _stall()
         t_data = time.perf_counter()
@@ -392,7 +419,9 @@ def _checkpoint(cfg: PretrainConfig, out: Path, info: dist_utils.DistInfo, state
 def _resumed_config(state: dict[str, Any], requested: PretrainConfig) -> PretrainConfig:
     """Check that ``requested`` differs from the checkpoint's config only in fields that keep the maths."""
     saved = state["config"]
-    changed = sorted(k for k, v in requested.to_dict().items() if k in saved and saved[k] != v
+    # a field the checkpoint predates had its default value in that run
+    saved = {f.name: getattr(PretrainConfig(), f.name) for f in dataclasses.fields(PretrainConfig)} | saved
+    changed = sorted(k for k, v in requested.to_dict().items() if saved[k] != v
                      and not (isinstance(v, tuple) and tuple(saved[k]) == v))
     fixed = [k for k in changed if k not in RESUMABLE_OVERRIDES]
     if fixed:
