@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader
 from slicer_embed.training.config import PRESETS, PretrainConfig
 from slicer_embed.training.data import CropDataset, EpochBatches, FileSource, list_audio
 from slicer_embed.training.ema import ema_update_
-from slicer_embed.training.pretrain import bf16_autocast_supported, log_mel_batch, make_optimizer
+from slicer_embed.training.pretrain import bf16_autocast_supported, log_mel_batch, make_dropout_prefetch, make_optimizer
 from slicer_embed.training.queue import KeyQueue
 from slicer_embed.training.student_teacher import TwoViews, build_student_teacher
 from slicer_embed.training.views import ViewMaker
@@ -145,6 +145,7 @@ def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[st
     if cfg.channels_last:
         student.to(memory_format=torch.channels_last)
         teacher.to(memory_format=torch.channels_last)
+    dropout_prefetch = make_dropout_prefetch(cfg, student, dev, cfg.batch_size, 96)
     loader = iter(DataLoader(CropDataset(source, cfg.crop_samples, 0),
                              batch_sampler=EpochBatches(len(source), cfg.batch_size, 0, 0),
                              num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0))
@@ -155,6 +156,8 @@ def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[st
         t = [time.perf_counter()]
         wave, _ = next(loader); t.append(time.perf_counter())
         x = log_mel_batch(student, wave, mean, std); t.append(time.perf_counter())
+        prefetch = dropout_prefetch()  # as the training loop: the step's dropout masks drawn on a thread
+        prefetch.__enter__()
         out = []
         with torch.no_grad():
             for _ in range(2):  # ViewMaker's chain, timed per augmentation (same calls, same order)
@@ -175,6 +178,7 @@ def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[st
         t.append(time.perf_counter())
         with torch.no_grad(), autocast():
             k1, k2 = teacher(v1)[0].float(), teacher(v2)[0].float()
+        prefetch.__exit__(None, None, None)
         t.append(time.perf_counter())
         from slicer_embed.training.losses import cluster_loss, combine_directions, instance_loss
         negatives = queue.keys.clone()

@@ -42,10 +42,26 @@ static inline void load_patch(const float* restrict xb, int H, int W, int i, int
     }
 }
 
+/* float32 -> bfloat16 bits, round to nearest even: c10::BFloat16's rule, so writing bf16 here equals
+   torch's cast of the float32 result bit for bit (NaN never reaches it: the ReLU below maps NaN to 0). */
+static inline uint16_t bf16_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+static inline float bf16_value(uint16_t h) {
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
 /* x (B, H, W) fp32; wt (9, C) fp32 (tap-major: wt[k*C + c]); bias (C,).
-   out (B, H/2, W/2, C) = relu(max over the 2x2 window of conv3x3(x, pad 1)); arg: winning phase. */
+   out (B, H/2, W/2, C) = relu(max over the 2x2 window of conv3x3(x, pad 1)), float32, or bfloat16 bits when
+   out_bf16 (the value autocast would cast it to); arg: winning phase (bits 0-1), 4 if the ReLU zeroed it. */
 void block1_forward(const float* restrict x, int B, int H, int W, const float* restrict wt, const float* restrict bias, int C,
-                    float* restrict out, uint8_t* restrict arg, int threads) {
+                    void* restrict out_, int out_bf16, uint8_t* restrict arg, int threads) {
     const int Ho = H / 2, Wo = W / 2;
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (long bi = 0; bi < (long)B * Ho; bi++) {
@@ -54,8 +70,10 @@ void block1_forward(const float* restrict x, int B, int H, int W, const float* r
         for (int j = 0; j < Wo; j++) {
             float P[16];
             load_patch(xb, H, W, i, j, P);
-            float* o = out + (((long)b * Ho + i) * Wo + j) * C;
-            uint8_t* a = arg + (((long)b * Ho + i) * Wo + j) * C;
+            const long base = (((long)b * Ho + i) * Wo + j) * C;
+            float* o = (float*)out_ + base;
+            uint16_t* o16 = (uint16_t*)out_ + base;
+            uint8_t* a = arg + base;
             #pragma omp simd
             for (int c = 0; c < C; c++) {
                 float p0 = bias[c], p1 = bias[c], p2 = bias[c], p3 = bias[c];
@@ -69,17 +87,20 @@ void block1_forward(const float* restrict x, int B, int H, int W, const float* r
                 const float m01 = s01 ? p1 : p0, m23 = s23 ? p3 : p2;
                 const int s = m23 > m01;
                 const float best = s ? m23 : m01;
-                o[c] = best > 0.0f ? best : 0.0f;
-                a[c] = (uint8_t)(s * (2 + s23) + (1 - s) * s01);
+                const int on = best > 0.0f;
+                const float r = on ? best : 0.0f;
+                if (out_bf16) o16[c] = bf16_bits(r); else o[c] = r;
+                a[c] = (uint8_t)(s * (2 + s23) + (1 - s) * s01 + 4 * (1 - on));
             }
         }
     }
 }
 
-/* Gradients of block1_forward w.r.t. wt (9, C) and bias (C,), given grad_out (B, H/2, W/2, C).
-   Partial sums per clip (part: B x 10C floats, caller-allocated), then added in clip order. */
-void block1_backward(const float* restrict x, int B, int H, int W, const float* restrict gout,
-                     const float* restrict out, const uint8_t* restrict arg, int C, float* restrict gwt,
+/* Gradients of block1_forward w.r.t. wt (9, C) and bias (C,), given grad_out (B, H/2, W/2, C) in float32,
+   or in bfloat16 bits when g_bf16 (widened exactly). Partial sums per clip (part: B x 10C floats,
+   caller-allocated), then added in clip order. */
+void block1_backward(const float* restrict x, int B, int H, int W, const void* restrict gout_, int g_bf16,
+                     const uint8_t* restrict arg, int C, float* restrict gwt,
                      float* restrict gbias, float* restrict part, int threads) {
     const int Ho = H / 2, Wo = W / 2;
     #pragma omp parallel for num_threads(threads) schedule(static)
@@ -92,13 +113,14 @@ void block1_backward(const float* restrict x, int B, int H, int W, const float* 
                 float P[16];
                 load_patch(xb, H, W, i, j, P);
                 const long base = (((long)b * Ho + i) * Wo + j) * C;
-                const float* g = gout + base;
-                const float* o = out + base;
+                const float* g = (const float*)gout_ + base;
+                const uint16_t* g16 = (const uint16_t*)gout_ + base;
                 const uint8_t* a = arg + base;
                 #pragma omp simd
                 for (int c = 0; c < C; c++) {
-                    const float gc = o[c] > 0.0f ? g[c] : 0.0f;
-                    const int k = a[c];
+                    const float gin = g_bf16 ? bf16_value(g16[c]) : g[c];
+                    const float gc = a[c] & 4 ? 0.0f : gin;
+                    const int k = a[c] & 3;
                     const float g0 = k == 0 ? gc : 0.0f, g1 = k == 1 ? gc : 0.0f;
                     const float g2 = k == 2 ? gc : 0.0f, g3 = k == 3 ? gc : 0.0f;
 #define TAP(u, v) acc[((u) * 3 + (v)) * C + c] += g0 * P[(u) * 4 + (v)] + g1 * P[(u) * 4 + (v) + 1] \
@@ -223,8 +245,8 @@ def load() -> ctypes.CDLL | None:
             _error = str(e)
             return None
         p, i = ctypes.c_void_p, ctypes.c_int
-        lib.block1_forward.argtypes = [p, i, i, i, p, p, i, p, p, i]
-        lib.block1_backward.argtypes = [p, i, i, i, p, p, p, i, p, p, p, i]
+        lib.block1_forward.argtypes = [p, i, i, i, p, p, i, p, i, p, i]
+        lib.block1_backward.argtypes = [p, i, i, i, p, i, p, i, p, p, p, i]
         lib.block1_moments.argtypes = [p, i, i, i, p, p, p, i]
         lib.block1_forward.restype = lib.block1_backward.restype = lib.block1_moments.restype = None
         _lib = lib
@@ -257,33 +279,39 @@ def patch_moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
 
 class Block1Kernel(torch.autograd.Function):
     """x (B, 1, F, T) float32 (no gradient), wt (9, C), bias (C,) float32 ->
-    relu(maxpool2(conv3x3(x, w, bias, pad 1))) as (B, F // 2, T // 2, C) float32 (channels-last order).
-    Gradients for wt and bias only."""
+    relu(maxpool2(conv3x3(x, w, bias, pad 1))) as (B, F // 2, T // 2, C) (channels-last order), float32,
+    or bfloat16 when ``out_dtype`` is bfloat16: the float32 result rounded as ``.bfloat16()`` rounds it, so
+    under autocast the next conv sees the same input without a cast pass over the widest tensor of the
+    step (and its gradient arrives in bfloat16, read as is). Gradients for wt and bias only."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, wt: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, x: torch.Tensor, wt: torch.Tensor, bias: torch.Tensor,
+                out_dtype: torch.dtype = torch.float32) -> torch.Tensor:
         lib = load()
         if lib is None:
             raise RuntimeError(f"block-1 kernel unavailable: {_error}")
+        if out_dtype not in (torch.float32, torch.bfloat16):
+            raise ValueError(f"block-1 kernel writes float32 or bfloat16, not {out_dtype}")
         x3 = _planes(x)
         wt, bias = wt.detach().float().contiguous(), bias.detach().float().contiguous()
         b, h, w = x3.shape
         c = wt.shape[1]
-        out = torch.empty(b, h // 2, w // 2, c)
+        out = torch.empty(b, h // 2, w // 2, c, dtype=out_dtype)
         arg = torch.empty(b, h // 2, w // 2, c, dtype=torch.uint8)
         lib.block1_forward(x3.data_ptr(), b, h, w, wt.data_ptr(), bias.data_ptr(), c, out.data_ptr(),
-                           arg.data_ptr(), torch.get_num_threads())
-        ctx.save_for_backward(x3, out, arg)
+                           int(out_dtype == torch.bfloat16), arg.data_ptr(), torch.get_num_threads())
+        ctx.save_for_backward(x3, arg)
         return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        x3, out, arg = ctx.saved_tensors
+        x3, arg = ctx.saved_tensors
         b, h, w = x3.shape
-        c = out.shape[-1]
-        g = grad.float().contiguous()
+        c = arg.shape[-1]
+        g = (grad if grad.dtype == torch.bfloat16 else grad.float()).contiguous()
         gwt, gb = torch.empty(9, c), torch.empty(c)
         part = torch.empty(b, 10 * c)
-        load().block1_backward(x3.data_ptr(), b, h, w, g.data_ptr(), out.data_ptr(), arg.data_ptr(), c,
-                               gwt.data_ptr(), gb.data_ptr(), part.data_ptr(), torch.get_num_threads())
-        return None, gwt, gb
+        load().block1_backward(x3.data_ptr(), b, h, w, g.data_ptr(), int(g.dtype == torch.bfloat16),
+                               arg.data_ptr(), c, gwt.data_ptr(), gb.data_ptr(), part.data_ptr(),
+                               torch.get_num_threads())
+        return None, gwt, gb, None
