@@ -14,6 +14,10 @@
     optimiser, EMA.
 (c) FLOPs per crop (student 3x forward on two views + teacher on two views) and this machine's
     measured peaks (bf16/fp32 2048^3 matmul, 64->64 3x3 conv): the crops/s each would allow.
+(d) ``--sections block1`` (not in the default set): the whole model step (views, student, teacher,
+    losses, backward, AdamW, EMA) on one fixed batch, block 1's kernel writing bf16 under autocast (A)
+    against it writing float32 that the next conv casts (B, the path before 2026-12-02; the same bits),
+    alternated A B B A ... in one process; per-round A/B ratios.
 Benchmark on a quiet machine (pause a background run with kill -STOP); figures drift +-10%.
 """
 
@@ -36,7 +40,7 @@ from torch.utils.data import DataLoader
 from slicer_embed.training.config import PRESETS, PretrainConfig
 from slicer_embed.training.data import CropDataset, EpochBatches, FileSource, list_audio
 from slicer_embed.training.ema import ema_update_
-from slicer_embed.training.pretrain import bf16_autocast_supported, log_mel_batch, make_dropout_prefetch, make_optimizer
+from slicer_embed.training.pretrain import bf16_autocast_supported, log_mel_batch, make_optimizer
 from slicer_embed.training.queue import KeyQueue
 from slicer_embed.training.student_teacher import TwoViews, build_student_teacher
 from slicer_embed.training.views import ViewMaker
@@ -145,7 +149,6 @@ def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[st
     if cfg.channels_last:
         student.to(memory_format=torch.channels_last)
         teacher.to(memory_format=torch.channels_last)
-    dropout_prefetch = make_dropout_prefetch(cfg, student, dev, cfg.batch_size, 96)
     loader = iter(DataLoader(CropDataset(source, cfg.crop_samples, 0),
                              batch_sampler=EpochBatches(len(source), cfg.batch_size, 0, 0),
                              num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0))
@@ -156,8 +159,6 @@ def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[st
         t = [time.perf_counter()]
         wave, _ = next(loader); t.append(time.perf_counter())
         x = log_mel_batch(student, wave, mean, std); t.append(time.perf_counter())
-        prefetch = dropout_prefetch()  # as the training loop: the step's dropout masks drawn on a thread
-        prefetch.__enter__()
         out = []
         with torch.no_grad():
             for _ in range(2):  # ViewMaker's chain, timed per augmentation (same calls, same order)
@@ -178,7 +179,6 @@ def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[st
         t.append(time.perf_counter())
         with torch.no_grad(), autocast():
             k1, k2 = teacher(v1)[0].float(), teacher(v2)[0].float()
-        prefetch.__exit__(None, None, None)
         t.append(time.perf_counter())
         from slicer_embed.training.losses import cluster_loss, combine_directions, instance_loss
         negatives = queue.keys.clone()
@@ -199,6 +199,59 @@ def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[st
                 if k != "augment":
                     times[k] += v / steps
     return {k: 1000 * v for k, v in times.items()}
+
+
+def block1_rows(preset: str, rounds: int = 12) -> dict[str, Any]:
+    """Paired in-process timing of the model step with block 1 writing bf16 (A) or float32 (B)."""
+    import contextlib
+    import statistics
+
+    from slicer_embed.training import distributed as dist_utils
+    from slicer_embed.training import fast_encoder
+    from slicer_embed.training.pretrain import slicer_losses
+
+    cfg, dev = PRESETS[preset], torch.device("cpu")
+    student, teacher = build_student_teacher(cfg.instance_dim, cfg.n_clusters, 0, dev)
+    student.fast = teacher.fast = cfg.fast_encoder
+    student.to(memory_format=torch.channels_last)
+    teacher.to(memory_format=torch.channels_last)
+    centroids = torch.randn(cfg.kmix_clusters, 64, generator=torch.Generator().manual_seed(2))
+    centroids = torch.nn.functional.normalize(centroids, dim=1)  # unit time-mean directions, as kmix_centroids
+    queue = KeyQueue(cfg.instance_dim, cfg.queue_size, torch.Generator().manual_seed(1), dev)
+    views = ViewMaker(cfg, (1, 64, 96), centroids, 0, dev)
+    opt = make_optimizer(cfg, [p for p in student.parameters() if p.requires_grad])
+    amp = cfg.amp and bf16_autocast_supported(dev)
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if amp else contextlib.nullcontext
+    wave = 0.1 * torch.randn(cfg.batch_size, cfg.crop_samples, generator=torch.Generator().manual_seed(0))
+    real = fast_encoder._autocast_dtype
+
+    def step(bf16_out: bool) -> None:
+        fast_encoder._autocast_dtype = real if bf16_out else (lambda device_type: torch.float32)
+        x = log_mel_batch(student, wave, 0.0, 1.0)
+        v1, v2 = (v.contiguous(memory_format=torch.channels_last) for v in views(x))
+        loss, _ = slicer_losses(cfg, TwoViews(student), student, teacher, queue, v1, v2, dist_utils.DistInfo(),
+                                autocast)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        ema_update_(teacher, student, cfg.ema_momentum)
+
+    times: dict[bool, list[float]] = {True: [], False: []}
+    try:
+        for flag in (True, False, True, False):
+            step(flag)
+        for r in range(rounds):
+            for flag in ((True, False) if r % 2 == 0 else (False, True)):
+                t0 = time.perf_counter()
+                step(flag)
+                step(flag)
+                times[flag].append((time.perf_counter() - t0) / 2)
+    finally:
+        fast_encoder._autocast_dtype = real
+    ratios = sorted(a / b for a, b in zip(times[True], times[False]))
+    return {"bf16_ms": 1000 * statistics.median(times[True]), "float32_ms": 1000 * statistics.median(times[False]),
+            "ratio_min": ratios[0], "ratio_median": statistics.median(ratios), "ratio_max": ratios[-1],
+            "rounds": rounds, "amp": amp}
 
 
 def kmix_geometry(files: list[Path], clusters: int = 4) -> dict[str, dict[str, float]]:
@@ -254,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--split-steps", type=int, default=6, help="steps timed in the split (default 6)")
     p.add_argument("--peer", default="--fast-encoder false",
                    help="train overrides of the peer end-to-end run ('' for none; default: the module path)")
-    p.add_argument("--sections", default="e2e,split,peak", help="comma list from e2e,split,peak")
+    p.add_argument("--sections", default="e2e,split,peak", help="comma list from e2e,split,peak,block1")
     p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     p.add_argument("--recipe-checks", metavar="DATA", default=None,
                    help="instead of timing, measure the reference artefacts on a folder/CSV of audio")
@@ -300,6 +353,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for k, v in split.items():
             print(f"| {k} | {v:.1f} | {100 * v / total:.0f}% |")
         print(f"| **total** | {total:.1f} | {cfg.batch_size / total * 1000:.1f} crops/s |")
+    if "block1" in sections:
+        ab = block1_rows(args.preset)
+        result["block1"] = ab
+        print(f"\n| model step, one batch of {cfg.batch_size} (bf16 autocast: {ab['amp']}) | ms (median) | crops/s |"
+              f"\n|---|---:|---:|")
+        print(f"| A: block 1 writes bf16 | {ab['bf16_ms']:.1f} | {cfg.batch_size / ab['bf16_ms'] * 1000:.1f} |")
+        print(f"| B: block 1 writes float32, the next conv casts | {ab['float32_ms']:.1f} | "
+              f"{cfg.batch_size / ab['float32_ms'] * 1000:.1f} |")
+        print(f"A/B per round over {ab['rounds']} rounds: min {ab['ratio_min']:.3f}, median {ab['ratio_median']:.3f}, "
+              f"max {ab['ratio_max']:.3f}")
     if "peak" in sections:
         peaks = peak_rows(fl["step"], 5)
         result["peaks"] = peaks

@@ -209,34 +209,3 @@ def test_eval_mode_student_uses_the_module_path():
             __import__("slicer_embed").encoder.pool_frames(student.model.encoder(x), "mean+max")), dim=1)
     assert torch.allclose(q, want, atol=1e-6)
 
-
-def test_prefetched_uniforms_are_the_numbers_torch_rand_would_draw():
-    shape = (3, 4, 5)
-    torch.manual_seed(21)
-    want = [torch.rand(shape) for _ in range(3)]
-    after = torch.rand(2)
-    torch.manual_seed(21)
-    with fast_encoder.prefetched_uniforms(shape, 3):
-        got = [fast_encoder._prefetch.take(torch.Size(shape)) for _ in range(3)]
-    assert all(torch.equal(a, b) for a, b in zip(want, got))
-    assert torch.equal(torch.rand(2), after)  # the generator is where three calls would have left it
-    x = torch.ones(shape)
-    torch.manual_seed(22)
-    plain = fast_encoder.dropout_rand(x, 0.3)
-    torch.manual_seed(22)
-    with fast_encoder.prefetched_uniforms(shape, 1):
-        assert torch.equal(fast_encoder.dropout_rand(x, 0.3), plain)
-
-
-def test_prefetched_uniforms_refuse_a_wrong_shape_or_count():
-    with pytest.raises(RuntimeError, match="shape"):
-        with fast_encoder.prefetched_uniforms((2, 3), 2):
-            fast_encoder.dropout_rand(torch.ones(3, 2), 0.5)
-    with pytest.raises(RuntimeError, match="2 dropout masks were drawn ahead but 1 were used"):
-        with fast_encoder.prefetched_uniforms((2, 3), 2):
-            fast_encoder.dropout_rand(torch.ones(2, 3), 0.5)
-    with pytest.raises(RuntimeError, match="call 2"):
-        with fast_encoder.prefetched_uniforms((2, 3), 1):
-            fast_encoder.dropout_rand(torch.ones(2, 3), 0.5)
-            fast_encoder.dropout_rand(torch.ones(2, 3), 0.5)
-    assert fast_encoder._prefetch is None  # a failed block leaves nothing behind

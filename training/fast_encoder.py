@@ -11,12 +11,10 @@ does), so its gradients are the module's; only the order of the work changes:
   BN is then folded into the conv, and the compiled kernel (training.block1_kernel) computes each
   pooled output straight from its 4 x 4 input patch, ReLU last (max-pool and ReLU commute). The
   full-resolution tensor is never stored. Without the kernel (no compiler, not a CPU) the block runs
-  as the module's own.
+  as the module's own. Under bf16 autocast the kernel writes its output in bf16, rounded as the next
+  conv's cast would round it, so that cast pass over the step's widest tensor (and its gradient's) is gone.
 - **Blocks 2..n**: Conv, BN, MaxPool, then ReLU on the pooled quarter (the same values).
-  Under bf16 autocast the kernel writes its output in bf16, rounded as the next conv's cast would
-  round it, so that cast pass over the step's widest tensor (and its gradient's) is gone.
-- **Dropout** draws its mask with ``torch.rand`` (``F.dropout``'s bernoulli is ~4x slower here); the
-  training loop draws a step's four masks ahead on a second thread (``prefetched_uniforms``).
+- **Dropout** draws its mask with ``torch.rand`` (``F.dropout``'s bernoulli is ~4x slower here).
 
 Autograd differentiates the statistics, so the gradients equal BN-train's exactly in real arithmetic
 (tests/test_train_fast_encoder.py checks values, gradients and running statistics against the module
@@ -24,11 +22,6 @@ in float32). Ties in a pooling window send the gradient to the first element, as
 """
 
 from __future__ import annotations
-
-import contextlib
-import math
-import threading
-from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -89,65 +82,11 @@ def block_pool_first(block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
 
 
 def dropout_rand(x: torch.Tensor, p: float) -> torch.Tensor:
-    """Inverted dropout with a ``torch.rand`` mask (the global generator): keep with probability 1 - p.
-
-    Inside ``prefetched_uniforms`` the uniforms come from the numbers drawn ahead (the same ones)."""
+    """Inverted dropout with a ``torch.rand`` mask (the global generator): keep with probability 1 - p."""
     if p <= 0.0:
         return x
-    u = _prefetch.take(x.shape) if _prefetch is not None else torch.rand(x.shape, device=x.device)
-    keep = u >= p
+    keep = torch.rand(x.shape, device=x.device) >= p
     return x * keep.to(x.dtype) * (1.0 / (1.0 - p))
-
-
-class _Uniforms:
-    """``count`` blocks of ``shape`` uniforms, drawn in one ``torch.rand`` call on a background thread."""
-
-    def __init__(self, shape: tuple[int, ...], count: int):
-        self.shape, self.count, self.used = tuple(shape), count, 0
-        self._numel = math.prod(self.shape)
-        self._out: list[torch.Tensor] = []
-        # torch.rand(n) draws the same numbers as n // k consecutive calls of k: one per element, in order
-        self._thread = threading.Thread(target=lambda: self._out.append(torch.rand(count * self._numel)),
-                                        name="dropout-uniforms", daemon=True)
-        self._thread.start()
-
-    def take(self, shape: torch.Size) -> torch.Tensor:
-        if tuple(shape) != self.shape or self.used >= self.count:
-            raise RuntimeError(f"dropout asked for uniforms of shape {tuple(shape)} (call {self.used + 1}); "
-                               f"{self.count} of shape {self.shape} were drawn ahead")
-        self._thread.join()
-        block = self._out[0][self.used * self._numel:(self.used + 1) * self._numel].view(self.shape)
-        self.used += 1
-        return block
-
-    def close(self) -> None:
-        self._thread.join()
-
-
-_prefetch: _Uniforms | None = None
-
-
-@contextlib.contextmanager
-def prefetched_uniforms(shape: tuple[int, ...], count: int) -> Iterator[None]:
-    """Draw the next ``count`` dropout masks' uniforms (each ``shape``) now, on a second thread.
-
-    ``torch.rand`` on a CPU is serial (~3.5 ms per (64, 12, 2048) mask here); drawn on a thread while
-    the caller runs the single-threaded augmentations, it costs the step little. The global generator
-    hands out the same numbers in the same order, so the training maths is unchanged bit for bit,
-    provided nothing else draws from the global generator inside the block and the forwards use all
-    ``count`` masks (checked: any other number is an error, as the generator would be off by a mask).
-    """
-    global _prefetch
-    if _prefetch is not None:
-        raise RuntimeError("prefetched_uniforms blocks do not nest")
-    _prefetch = _Uniforms(shape, count)
-    try:
-        yield
-        if _prefetch.used != count:
-            raise RuntimeError(f"{count} dropout masks were drawn ahead but {_prefetch.used} were used")
-    finally:
-        _prefetch.close()
-        _prefetch = None
 
 
 def train_forward(encoder: AudioNTT2020, x: torch.Tensor) -> torch.Tensor:

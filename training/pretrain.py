@@ -8,7 +8,6 @@ directions + cluster loss -> backward, optimiser step (-> EMA) -> enqueue the ke
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import os
@@ -22,7 +21,6 @@ from torch.utils.data import DataLoader
 
 from . import checkpoint as ckpt
 from . import distributed as dist_utils
-from . import fast_encoder
 from .cache import CacheSource, build_cache, is_cache
 from .config import PretrainConfig
 from .corpus_stats import kmix_centroids, norm_stats
@@ -328,7 +326,6 @@ def _train(cfg: PretrainConfig, data: str | Path, out: Path, *, preset: str, res
              f"{cfg.batch_size} = {info.world_size} x {per_rank}) on {dev}{' bf16' if use_amp else ''}")
 
     # ---------------- loop ----------------
-    dropout_prefetch = make_dropout_prefetch(cfg, student, dev, per_rank, n_frames)
     keep_steps = cfg.keep_step_set
     end = min(total_steps, cfg.stop_at_step) if cfg.stop_at_step > 0 else total_steps
     if end < total_steps:
@@ -348,18 +345,18 @@ def _train(cfg: PretrainConfig, data: str | Path, out: Path, *, preset: str, res
         for group in opt.param_groups:
             group["lr"] = lr
         x = log_mel_batch(student, wave.to(dev, non_blocking=True), stats["mean"], stats["std"])
-        with dropout_prefetch():  # the step's four dropout masks, drawn while the views are made
-            v1, v2 = views(x)
-            if cfg.channels_last:
-                v1, v2 = (v.contiguous(memory_format=torch.channels_last) for v in (v1, v2))
-            if byol:
-                loss, parts = byol_losses(student_views, teacher, v1, v2, info, autocast)
-            else:
-                loss, parts = slicer_losses(cfg, student_views, student, teacher, queue, v1, v2, info, autocast)
+        v1, v2 = views(x)
+        if cfg.channels_last:
+            v1, v2 = (v.contiguous(memory_format=torch.channels_last) for v in (v1, v2))
+        if byol:
+            loss, parts = byol_losses(student_views, teacher, v1, v2, info, autocast)
+        else:
+            loss, parts = slicer_losses(cfg, student_views, student, teacher, queue, v1, v2, info, autocast)
         if not all(math.isfinite(v) for v in parts.values()):
             bad = ckpt.checkpoint_path(out, pos.step).with_name(f"diverged_step_{pos.step + 1:08d}.pt")
             if info.is_main:
-                ckpt.save_checkpoint(training_state(cfg, student, teacher, opt, queue, views, pos, stats, predictor), bad)
+                snapshot = training_state(cfg, student, teacher, opt, queue, views, pos, stats, predictor)
+                ckpt.save_checkpoint(snapshot, bad)
             raise TrainingDiverged(f"loss is not finite at step {pos.step + 1} ({parts}); the state before "
                                    f"this step is saved in {bad}. Lower --lr or check the data.")
         opt.zero_grad(set_to_none=True)
@@ -411,17 +408,6 @@ def _clip_source(data: str | Path, out: Path, cache: str | Path | None,
             build_cache(resolve_data(data, out, info), cache)
         dist_utils.barrier(info)
     return CacheSource(cache)
-
-
-def make_dropout_prefetch(cfg: PretrainConfig, student: SlicerNet, dev: torch.device, per_rank: int,
-                      n_frames: int) -> Any:
-    """A per-step context that draws the four dropout masks of a step (student and teacher, two views
-    each) on a second thread (``fast_encoder.prefetched_uniforms``); a no-op off the CPU fast path."""
-    enc = student.model.encoder.cfg
-    if not (cfg.fast_encoder and dev.type == "cpu" and enc.dropout > 0):
-        return contextlib.nullcontext
-    shape = (per_rank, n_frames // 2 ** enc.n_blocks, enc.hidden_dim)
-    return lambda: fast_encoder.prefetched_uniforms(shape, 4)
 
 
 def _checkpoint(cfg: PretrainConfig, out: Path, info: dist_utils.DistInfo, state: dict[str, Any]) -> None:
