@@ -128,6 +128,28 @@ def encoder_windows_per_s(precision: str = "bfloat16", windows: int = 512, repea
     return windows / best
 
 
+def build_nets(cfg: PretrainConfig, dev: torch.device) -> tuple[Any, Any]:
+    """Seed-0 student and teacher as the training loop sets them up (fast path, memory format)."""
+    student, teacher = build_student_teacher(cfg.instance_dim, cfg.n_clusters, 0, dev)
+    student.fast = teacher.fast = cfg.fast_encoder
+    if cfg.channels_last:
+        student.to(memory_format=torch.channels_last)
+        teacher.to(memory_format=torch.channels_last)
+    return student, teacher
+
+
+def step_parts(cfg: PretrainConfig, student: Any, centroids: torch.Tensor,
+               dev: torch.device) -> tuple[KeyQueue, ViewMaker, torch.optim.Optimizer, bool, Any]:
+    """Queue, views, optimiser, whether bf16 autocast runs, and its context factory, as in a training step."""
+    queue = KeyQueue(cfg.instance_dim, cfg.queue_size, torch.Generator().manual_seed(1), dev)
+    views = ViewMaker(cfg, (1, 64, 96), centroids, 0, dev)
+    opt = make_optimizer(cfg, [p for p in student.parameters() if p.requires_grad])
+    amp = cfg.amp and bf16_autocast_supported(dev)
+    dtype = torch.bfloat16 if amp else None
+    autocast = lambda: torch.autocast("cpu", dtype=dtype, enabled=amp)  # noqa: E731
+    return queue, views, opt, amp, autocast
+
+
 def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[str, float]:
     """Milliseconds per step of each stage (mean over ``steps`` after two warm-up steps), every core."""
     from slicer_embed.training.cache import CacheSource
@@ -136,19 +158,11 @@ def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[st
     cfg = PRESETS[preset]
     dev = torch.device("cpu")
     source = CacheSource(cache) if cache else FileSource(list_audio(data))
-    student, teacher = build_student_teacher(cfg.instance_dim, cfg.n_clusters, 0, dev)
-    student.fast = teacher.fast = cfg.fast_encoder
+    student, teacher = build_nets(cfg, dev)
     mean, std, _ = norm_stats(source, student.model.frontend, 256, cfg.crop_samples, 0)
     centroids = kmix_centroids(source, student.model.frontend, min(1.0, 512 / len(source)), cfg.kmix_clusters,
                                cfg.kmix_iters, cfg.crop_samples, 0, (mean, std))
-    queue = KeyQueue(cfg.instance_dim, cfg.queue_size, torch.Generator().manual_seed(1), dev)
-    views = ViewMaker(cfg, (1, 64, 96), centroids, 0, dev)
-    opt = make_optimizer(cfg, [p for p in student.parameters() if p.requires_grad])
-    amp = cfg.amp and bf16_autocast_supported(dev)
-    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if amp else (lambda: torch.autocast("cpu", enabled=False))
-    if cfg.channels_last:
-        student.to(memory_format=torch.channels_last)
-        teacher.to(memory_format=torch.channels_last)
+    queue, views, opt, _, autocast = step_parts(cfg, student, centroids, dev)
     loader = iter(DataLoader(CropDataset(source, cfg.crop_samples, 0),
                              batch_sampler=EpochBatches(len(source), cfg.batch_size, 0, 0),
                              num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0))
@@ -203,7 +217,6 @@ def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[st
 
 def block1_rows(preset: str, rounds: int = 12) -> dict[str, Any]:
     """Paired in-process timing of the model step with block 1 writing bf16 (A) or float32 (B)."""
-    import contextlib
     import statistics
 
     from slicer_embed.training import distributed as dist_utils
@@ -211,24 +224,19 @@ def block1_rows(preset: str, rounds: int = 12) -> dict[str, Any]:
     from slicer_embed.training.pretrain import slicer_losses
 
     cfg, dev = PRESETS[preset], torch.device("cpu")
-    student, teacher = build_student_teacher(cfg.instance_dim, cfg.n_clusters, 0, dev)
-    student.fast = teacher.fast = cfg.fast_encoder
-    student.to(memory_format=torch.channels_last)
-    teacher.to(memory_format=torch.channels_last)
+    student, teacher = build_nets(cfg, dev)
     centroids = torch.randn(cfg.kmix_clusters, 64, generator=torch.Generator().manual_seed(2))
     centroids = torch.nn.functional.normalize(centroids, dim=1)  # unit time-mean directions, as kmix_centroids
-    queue = KeyQueue(cfg.instance_dim, cfg.queue_size, torch.Generator().manual_seed(1), dev)
-    views = ViewMaker(cfg, (1, 64, 96), centroids, 0, dev)
-    opt = make_optimizer(cfg, [p for p in student.parameters() if p.requires_grad])
-    amp = cfg.amp and bf16_autocast_supported(dev)
-    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if amp else contextlib.nullcontext
+    queue, views, opt, amp, autocast = step_parts(cfg, student, centroids, dev)
     wave = 0.1 * torch.randn(cfg.batch_size, cfg.crop_samples, generator=torch.Generator().manual_seed(0))
     real = fast_encoder._autocast_dtype
 
     def step(bf16_out: bool) -> None:
         fast_encoder._autocast_dtype = real if bf16_out else (lambda device_type: torch.float32)
         x = log_mel_batch(student, wave, 0.0, 1.0)
-        v1, v2 = (v.contiguous(memory_format=torch.channels_last) for v in views(x))
+        v1, v2 = views(x)
+        if cfg.channels_last:
+            v1, v2 = (v.contiguous(memory_format=torch.channels_last) for v in (v1, v2))
         loss, _ = slicer_losses(cfg, TwoViews(student), student, teacher, queue, v1, v2, dist_utils.DistInfo(),
                                 autocast)
         opt.zero_grad(set_to_none=True)

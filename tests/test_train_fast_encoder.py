@@ -208,4 +208,3 @@ def test_eval_mode_student_uses_the_module_path():
         want = F.normalize(student.instance_head(
             __import__("slicer_embed").encoder.pool_frames(student.model.encoder(x), "mean+max")), dim=1)
     assert torch.allclose(q, want, atol=1e-6)
-

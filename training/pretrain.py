@@ -8,7 +8,6 @@ directions + cluster loss -> backward, optimiser step (-> EMA) -> enqueue the ke
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import time
@@ -129,8 +128,8 @@ def byol_losses(online: torch.nn.Module, teacher: SlicerNet, v1: torch.Tensor, v
     with torch.no_grad(), autocast():
         z1, z2 = teacher(v1)[0].float(), teacher(v2)[0].float()
     loss = byol_loss(p1, z2) + byol_loss(p2, z1)
-    parts = dist_utils.all_reduce_mean(torch.stack([loss.detach(), loss.detach()]), info).tolist()
-    return loss, {"loss": parts[0], "loss_instance": parts[1], "loss_cluster": 0.0}
+    value = dist_utils.all_reduce_mean(loss.detach(), info).item()
+    return loss, {"loss": value, "loss_instance": value, "loss_cluster": 0.0}
 
 
 def training_state(cfg: PretrainConfig, student: SlicerNet, teacher: SlicerNet, opt: torch.optim.Optimizer,
@@ -420,8 +419,7 @@ def _checkpoint(cfg: PretrainConfig, out: Path, info: dist_utils.DistInfo, state
 def _resumed_config(state: dict[str, Any], requested: PretrainConfig) -> PretrainConfig:
     """Check that ``requested`` differs from the checkpoint's config only in fields that keep the maths."""
     saved = state["config"]
-    # a field the checkpoint predates had its default value in that run
-    saved = {f.name: getattr(PretrainConfig(), f.name) for f in dataclasses.fields(PretrainConfig)} | saved
+    saved = PretrainConfig().to_dict() | saved  # a field the checkpoint predates had its default value in that run
     changed = sorted(k for k, v in requested.to_dict().items() if saved[k] != v
                      and not (isinstance(v, tuple) and tuple(saved[k]) == v))
     fixed = [k for k in changed if k not in RESUMABLE_OVERRIDES]
