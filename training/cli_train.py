@@ -54,8 +54,10 @@ def _config(args: argparse.Namespace) -> PretrainConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .allocator import keep_freed_memory
     from .pretrain import TrainingDiverged, train  # torch-heavy imports after argument checking
 
+    keep_freed_memory()  # this process is the run: its heap is reused step after step (allocator.py)
     try:
         cfg = _config(args)
         model_dir = train(cfg, args.data, args.out, preset=args.preset, resume=args.resume, device=args.device,

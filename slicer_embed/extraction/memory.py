@@ -31,6 +31,7 @@ import sys
 
 M_TRIM_THRESHOLD = -1  # mallopt parameter numbers, from glibc's <malloc.h>
 M_MMAP_THRESHOLD = -3
+M_MMAP_MAX = -4
 MMAP_THRESHOLD_BYTES = 4 << 20
 FAST_PATH_MMAP_THRESHOLD_BYTES = 32 << 20
 FAST_PATH_TRIM_THRESHOLD_BYTES = 64 << 20
@@ -47,6 +48,15 @@ def pin_mmap_threshold(nbytes: int = MMAP_THRESHOLD_BYTES, trim_bytes: int | Non
     Returns True when applied; False where there is no glibc (macOS, Windows, musl), which have no
     such growth to prevent.
     """
+    settings = [(M_MMAP_THRESHOLD, nbytes)] + ([] if trim_bytes is None else [(M_TRIM_THRESHOLD, trim_bytes)])
+    return set_malloc_options(settings)
+
+
+def set_malloc_options(settings: list[tuple[int, int]]) -> bool:
+    """``mallopt(param, value)`` for each pair, in order (glibc only); True when every one applied.
+
+    Process-wide and lasting. False where there is no glibc (macOS, Windows, musl) or one was refused.
+    """
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -55,10 +65,7 @@ def pin_mmap_threshold(nbytes: int = MMAP_THRESHOLD_BYTES, trim_bytes: int | Non
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    ok = mallopt(M_MMAP_THRESHOLD, int(nbytes)) == 1
-    if ok and trim_bytes is not None:
-        ok = mallopt(M_TRIM_THRESHOLD, int(trim_bytes)) == 1
-    return ok
+    return all(mallopt(param, int(value)) == 1 for param, value in settings)
 
 
 def tune_for_extraction(exact: bool) -> bool:
