@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from slicer_embed.training import block1_kernel, fast_encoder
+from slicer_embed.training.c_library import CLibrary
 from slicer_embed.training.student_teacher import build_student_teacher
 
 needs_kernel = pytest.mark.skipif(block1_kernel.load() is None, reason=f"no C kernel: {block1_kernel.error()}")
@@ -179,8 +180,8 @@ def test_kernel_can_be_disabled_by_the_environment(monkeypatch):
 
 
 def test_a_failed_build_is_reported_not_raised(monkeypatch, tmp_path):
-    monkeypatch.setattr(block1_kernel, "_lib", None)
-    monkeypatch.setattr(block1_kernel, "_tried", False)
+    fresh = CLibrary("block1", block1_kernel.SOURCE, block1_kernel._LIB.signatures)  # not yet loaded
+    monkeypatch.setattr(block1_kernel, "_LIB", fresh)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setenv("CC", "/nonexistent-cc")
     monkeypatch.setenv("PATH", str(tmp_path))  # no cc/gcc/clang either

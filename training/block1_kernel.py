@@ -6,25 +6,19 @@ the block holds 3% of the FLOPs. This kernel computes each pooled output straigh
 patch (the four 3 x 3 convolutions of the 2 x 2 pool window, C channels vectorised), so the full
 resolution tensor is never written; backward recomputes nothing but the patch.
 
-It is plain C (no torch headers), compiled once per machine with the system C compiler
-(``cc -O3 -march=native -fopenmp``) into ``~/.cache/slicer-embed/kernels/`` and called through ctypes,
-which releases the GIL. No compiler, or a failed build: ``load()`` returns None and training uses the
-torch-ops path (``training.fast_encoder``). Deterministic: each clip is reduced on its own and the
+It is plain C (no torch headers), compiled once per machine (training.c_library) and called through
+ctypes, which releases the GIL. No compiler, or a failed build: ``load()`` returns None and training
+uses the torch-ops path (``training.fast_encoder``). Deterministic: each clip is reduced on its own and the
 per-clip partial sums are added in clip order, whatever the thread count.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import shutil
-import subprocess
-import tempfile
-import threading
-from pathlib import Path
 
 import torch
+
+from .c_library import CLibrary
 
 SOURCE = r"""
 #include <stdint.h>
@@ -176,86 +170,23 @@ void block1_moments(const float* restrict x, int B, int H, int W, double* restri
 }
 """
 
-_FLAGS = ["-O3", "-march=native", "-fno-trapping-math", "-fopenmp", "-shared", "-fPIC", "-std=c99"]
-_lock = threading.Lock()
-_lib: ctypes.CDLL | None = None
-_tried = False
-_error: str | None = None
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "slicer-embed" / "kernels"
-
-
-def _compiler() -> str | None:
-    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
-def _build(path: Path) -> None:
-    cc = _compiler()
-    if cc is None:
-        raise RuntimeError("no C compiler (cc, gcc or clang) on PATH")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        src, lib = Path(tmp) / "block1.c", Path(tmp) / "block1.so"
-        src.write_text(SOURCE, encoding="utf-8")
-        done = subprocess.run([cc, *_FLAGS, str(src), "-o", str(lib)], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"{cc} failed: {done.stderr.strip()[-500:]}")
-        os.replace(lib, path)  # atomic: a concurrent builder never loads a half-written library
-
-
-def _machine_key() -> str:
-    """What -march=native depends on: the CPU's flags, the machine and the compiler, so a shared (NFS)
-    cache never hands an AVX-512 build to a CPU without AVX-512 (which would die of SIGILL)."""
-    import platform
-
-    from slicer_embed.runtime import cpu_flags
-    flags = " ".join(sorted(cpu_flags())) or platform.processor()
-    cc = _compiler() or ""
-    try:
-        version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=10).stdout if cc else ""
-    except (OSError, subprocess.SubprocessError):
-        version = ""
-    return "|".join([platform.machine(), flags, cc, version.splitlines()[0] if version else ""])
+_LIB = CLibrary("block1", SOURCE, {
+    "block1_forward": "p i i i p p i p i p i",
+    "block1_backward": "p i i i p i p i p p p i",
+    "block1_moments": "p i i i p p p i",
+})
 
 
 def load() -> ctypes.CDLL | None:
     """The compiled kernel (built on first use), or None if it cannot be built here (see ``error()``).
 
     ``SLICER_EMBED_NO_KERNEL=1`` disables it (the torch-ops path is used)."""
-    global _lib, _tried, _error
-    if os.environ.get("SLICER_EMBED_NO_KERNEL", "") not in ("", "0"):
-        return None
-    with _lock:
-        if _tried:
-            return _lib
-        _tried = True
-        key = hashlib.sha256((SOURCE + " ".join(_FLAGS) + _machine_key()).encode()).hexdigest()[:16]
-        path = cache_dir() / f"block1-{key}.so"
-        try:
-            if not path.is_file():
-                _build(path)
-            lib = ctypes.CDLL(str(path))
-        except (OSError, RuntimeError, subprocess.SubprocessError) as e:
-            _error = str(e)
-            return None
-        p, i = ctypes.c_void_p, ctypes.c_int
-        lib.block1_forward.argtypes = [p, i, i, i, p, p, i, p, i, p, i]
-        lib.block1_backward.argtypes = [p, i, i, i, p, i, p, i, p, p, p, i]
-        lib.block1_moments.argtypes = [p, i, i, i, p, p, p, i]
-        lib.block1_forward.restype = lib.block1_backward.restype = lib.block1_moments.restype = None
-        _lib = lib
-        return _lib
+    return _LIB.load()
 
 
 def error() -> str | None:
     """Why ``load()`` returned None, if it did."""
-    return _error
+    return _LIB.error()
 
 
 def _planes(x: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,8 @@ does), so its gradients are the module's; only the order of the work changes:
   as the module's own. Under bf16 autocast the kernel writes its output in bf16, rounded as the next
   conv's cast would round it, so that cast pass over the step's widest tensor (and its gradient's) is gone.
 - **Blocks 2..n**: Conv, BN, MaxPool, then ReLU on the pooled quarter (the same values).
-- **Dropout** draws its mask with ``torch.rand`` (``F.dropout``'s bernoulli is ~4x slower here).
+- **Dropout** draws its mask with ``torch.rand`` (``F.dropout``'s bernoulli is ~4x slower here); on a CPU
+  the draw, the mask and the scaling run as one kernel with the same numbers (training.dropout_kernel).
 
 Autograd differentiates the statistics, so the gradients equal BN-train's exactly in real arithmetic
 (tests/test_train_fast_encoder.py checks values, gradients and running statistics against the module
@@ -29,8 +30,9 @@ from torch import nn
 
 from slicer_embed.encoder import AudioNTT2020
 
-from . import block1_kernel
+from . import block1_kernel, dropout_kernel
 from .block1_kernel import Block1Kernel, patch_moments
+from .dropout_kernel import DropoutKernel
 
 
 def _update_running(bn: nn.BatchNorm2d, mean: torch.Tensor, var_biased: torch.Tensor, n: int) -> None:
@@ -82,9 +84,13 @@ def block_pool_first(block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
 
 
 def dropout_rand(x: torch.Tensor, p: float) -> torch.Tensor:
-    """Inverted dropout with a ``torch.rand`` mask (the global generator): keep with probability 1 - p."""
+    """Inverted dropout with a ``torch.rand`` mask (the global generator): keep with probability 1 - p.
+
+    On a CPU with the compiled kernel, in one pass with the same numbers (training.dropout_kernel)."""
     if p <= 0.0:
         return x
+    if dropout_kernel.usable(x):
+        return DropoutKernel.apply(x, p)
     keep = torch.rand(x.shape, device=x.device) >= p
     return x * keep.to(x.dtype) * (1.0 / (1.0 - p))
 
