@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -209,3 +210,85 @@ def test_eval_mode_student_uses_the_module_path():
         want = F.normalize(student.instance_head(
             __import__("slicer_embed").encoder.pool_frames(student.model.encoder(x), "mean+max")), dim=1)
     assert torch.allclose(q, want, atol=1e-6)
+
+
+def _patch(plane: np.ndarray, r: int, s: int) -> list:
+    """The zero-padded 3 x 3 patch of pixel (r, s), row-major."""
+    h, w = plane.shape
+    return [plane[r + u - 1, s + v - 1] if 0 <= r + u - 1 < h and 0 <= s + v - 1 < w else plane.dtype.type(0)
+            for u in range(3) for v in range(3)]
+
+
+@needs_kernel
+def test_moments_add_in_the_documented_order():
+    """patch_moments equals, bit for bit, the float64 sums taken pixel by pixel within a row, row totals
+    added per clip, clip totals added in clip order (what makes them independent of threads and SIMD)."""
+    x = torch.randn(3, 1, 5, 7, generator=torch.Generator().manual_seed(21)) * 3
+    planes = x[:, 0].double().numpy()
+    total, prod = np.zeros(9), np.zeros((9, 9))
+    for plane in planes:
+        clip_sum, clip_prod = np.zeros(9), np.zeros((9, 9))
+        for r in range(plane.shape[0]):
+            row_sum, row_prod = np.zeros(9), np.zeros((9, 9))
+            for s in range(plane.shape[1]):
+                q = _patch(plane, r, s)
+                for k in range(9):
+                    row_sum[k] += q[k]
+                    for l in range(9):
+                        row_prod[k, l] += q[k] * q[l]
+            clip_sum += row_sum
+            clip_prod += row_prod
+        total += clip_sum
+        prod += clip_prod
+    mean, cov, n = block1_kernel.patch_moments(x)
+    assert n == 3 * 5 * 7
+    ref_mean = torch.from_numpy(total) / n
+    assert torch.equal(mean, ref_mean)
+    assert torch.equal(cov, torch.from_numpy(prod) / n - torch.outer(ref_mean, ref_mean))
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_backward_adds_in_the_documented_order(dtype):
+    """The weight and bias gradients equal float32 sums taken output pixel by output pixel per clip (the
+    pool winner's patch times the gradient, ReLU-zeroed ones skipped), clips added in order."""
+    c = 3
+    x = torch.randn(2, 1, 4, 6, generator=torch.Generator().manual_seed(22))
+    wt = torch.randn(9, c, generator=torch.Generator().manual_seed(23)).requires_grad_()
+    bias = torch.randn(c, generator=torch.Generator().manual_seed(24)).requires_grad_()
+    out = block1_kernel.Block1Kernel.apply(x, wt, bias, dtype)
+    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(25)).to(dtype)
+    out.backward(g)
+    planes, f32 = x[:, 0].numpy(), np.float32
+    w9, b0 = wt.detach().numpy(), bias.detach().numpy()
+    gw, gb = np.zeros((9, c), f32), np.zeros(c, f32)
+    for b, plane in enumerate(planes):
+        h, w = plane.shape
+
+        def px(r, s):
+            return plane[r, s] if 0 <= r < h and 0 <= s < w else f32(0)
+
+        acc, acc_b = np.zeros((9, c), f32), np.zeros(c, f32)
+        for i in range(h // 2):
+            for j in range(w // 2):
+                phases = [(di, dj) for di in (0, 1) for dj in (0, 1)]
+                for ch in range(c):
+                    pre = []
+                    for di, dj in phases:  # the conv at (2i+di, 2j+dj), taps added in order from the bias
+                        v = b0[ch]
+                        for t in range(9):
+                            v = v + w9[t, ch] * px(2 * i + di + t // 3 - 1, 2 * j + dj + t % 3 - 1)
+                        pre.append(v)
+                    k = int(np.argmax(pre))  # the first on ties, as max_pool2d
+                    if not pre[k] > 0:
+                        continue  # zeroed by the ReLU: no gradient
+                    gc = f32(g[b, i, j, ch].float().item())
+                    terms = [gc if m == k else f32(0) for m in range(4)]
+                    for t in range(9):
+                        p = [px(2 * i + di + t // 3 - 1, 2 * j + dj + t % 3 - 1) for di, dj in phases]
+                        acc[t, ch] += ((terms[0] * p[0] + terms[1] * p[1]) + terms[2] * p[2]) + terms[3] * p[3]
+                    acc_b[ch] += gc
+        gw += acc
+        gb += acc_b
+    assert torch.equal(wt.grad, torch.from_numpy(gw))
+    assert torch.equal(bias.grad, torch.from_numpy(gb))
