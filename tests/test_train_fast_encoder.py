@@ -138,17 +138,24 @@ def test_bf16_kernel_output_leaves_the_autocast_step_bit_identical(monkeypatch):
     runs = []
     for dtype in (torch.float32, torch.bfloat16):
         monkeypatch.setattr(fast_encoder, "_autocast_dtype", lambda device_type, d=dtype: d)
-        student, _ = build_student_teacher(128, 128, 3, torch.device("cpu"))
-        student.to(memory_format=torch.channels_last)
-        x = torch.randn(6, 1, 64, 96, generator=torch.Generator().manual_seed(15))
-        x = x.contiguous(memory_format=torch.channels_last)
-        torch.manual_seed(16)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            frames = fast_encoder.train_forward(student.model.encoder, x)
-        frames.float().square().mean().backward()
-        runs.append([frames.detach()] + [p.grad.clone() for p in student.model.encoder.parameters()]
-                    + [bf.clone() for bf in student.model.encoder.buffers()])
+        runs.append(_autocast_step())
     assert all(torch.equal(a, b) for a, b in zip(*runs))
+
+
+def _autocast_step() -> list[torch.Tensor]:
+    """One bf16 fast forward + backward of a fresh seed-3 encoder on a fixed batch: the frames, the
+    generator state after, every gradient and BN buffer."""
+    student, _ = build_student_teacher(128, 128, 3, torch.device("cpu"))
+    student.to(memory_format=torch.channels_last)
+    x = torch.randn(6, 1, 64, 96, generator=torch.Generator().manual_seed(15))
+    x = x.contiguous(memory_format=torch.channels_last)
+    torch.manual_seed(16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        frames = fast_encoder.train_forward(student.model.encoder, x)
+    frames.float().square().mean().backward()
+    encoder = student.model.encoder
+    return ([frames.detach(), torch.get_rng_state()] + [p.grad.clone() for p in encoder.parameters()]
+            + [bf.clone() for bf in encoder.buffers()])
 
 
 @needs_kernel
@@ -292,3 +299,23 @@ def test_backward_adds_in_the_documented_order(dtype):
         gb += acc_b
     assert torch.equal(wt.grad, torch.from_numpy(gw))
     assert torch.equal(bias.grad, torch.from_numpy(gb))
+
+
+@needs_kernel
+def test_pool_and_dropout_kernels_leave_the_autocast_step_bit_identical(monkeypatch):
+    """The bf16 training forward + backward (values, every gradient, BN buffers, the generator after) are
+    the same bits with the pool + ReLU and dropout kernels as with the torch ops they replace."""
+    from slicer_embed.training import dropout_kernel, pool_kernel
+    runs = []
+    for kernels in (False, True):
+        if not kernels:
+            monkeypatch.setattr(pool_kernel, "usable", lambda h, pool: False)
+            monkeypatch.setattr(dropout_kernel, "usable", lambda x: False)
+        else:
+            monkeypatch.undo()
+            taken = []  # the kernels must really run in this step
+            for module in (pool_kernel, dropout_kernel):
+                monkeypatch.setattr(module, "usable", lambda *a, f=module.usable: taken.append(f(*a)) or taken[-1])
+        runs.append(_autocast_step())
+    assert taken == [True] * 3  # the pools of blocks 2 and 3, the dropout
+    assert all(torch.equal(a, b) for a, b in zip(*runs))

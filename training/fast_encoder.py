@@ -13,7 +13,8 @@ does), so its gradients are the module's; only the order of the work changes:
   full-resolution tensor is never stored. Without the kernel (no compiler, not a CPU) the block runs
   as the module's own. Under bf16 autocast the kernel writes its output in bf16, rounded as the next
   conv's cast would round it, so that cast pass over the step's widest tensor (and its gradient's) is gone.
-- **Blocks 2..n**: Conv, BN, MaxPool, then ReLU on the pooled quarter (the same values).
+- **Blocks 2..n**: Conv, BN, MaxPool, then ReLU on the pooled quarter (the same values); in bf16 on a
+  CPU the pool and the ReLU are one kernel each way (training.pool_kernel).
 - **Dropout** draws its mask with ``torch.rand`` (``F.dropout``'s bernoulli is ~4x slower here); on a CPU
   the draw, the mask and the scaling run as one kernel with the same numbers (training.dropout_kernel).
 
@@ -30,9 +31,10 @@ from torch import nn
 
 from slicer_embed.encoder import AudioNTT2020
 
-from . import block1_kernel, dropout_kernel
+from . import block1_kernel, dropout_kernel, pool_kernel
 from .block1_kernel import Block1Kernel, patch_moments
 from .dropout_kernel import DropoutKernel
+from .pool_kernel import PoolReLU
 
 
 def _update_running(bn: nn.BatchNorm2d, mean: torch.Tensor, var_biased: torch.Tensor, n: int) -> None:
@@ -80,7 +82,10 @@ def _autocast_dtype(device_type: str) -> torch.dtype:
 def block_pool_first(block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     """Conv -> BN -> MaxPool -> ReLU: the block's own modules with ReLU moved after the pool."""
     conv, bn, _, pool = block
-    return F.relu(pool(bn(conv(x))))
+    h = bn(conv(x))
+    if pool_kernel.usable(h, pool):  # bf16 on a CPU: pool + ReLU in one pass each way, same values
+        return PoolReLU.apply(h)
+    return F.relu(pool(h))
 
 
 def dropout_rand(x: torch.Tensor, p: float) -> torch.Tensor:
