@@ -68,3 +68,9 @@ def test_only_where_it_applies():
     assert not pool_kernel.usable(h, nn.MaxPool2d(3, stride=2))
     assert not pool_kernel.usable(h, nn.MaxPool2d(2, stride=2, ceil_mode=True))
     assert not pool_kernel.usable(h, nn.AvgPool2d(2))
+
+
+@needs_kernel
+def test_a_tensor_it_cannot_take_is_refused():
+    with pytest.raises(ValueError, match="channels-last"):
+        pool_kernel.PoolReLU.apply(awkward((2, 4, 6, 6), 4).contiguous())

@@ -114,11 +114,14 @@ def error() -> str | None:
 def usable(h: torch.Tensor, pool: nn.Module) -> bool:
     """Whether ``PoolReLU`` computes ``F.relu(pool(h))`` here: a CPU bf16 channels-last (B, C, H, W) tensor
     and a plain 2 x 2, stride-2 max-pool."""
+    return (_takes(h) and isinstance(pool, nn.MaxPool2d) and _pair(pool.kernel_size) == (2, 2)
+            and _pair(pool.stride) == (2, 2) and _pair(pool.padding) == (0, 0) and _pair(pool.dilation) == (1, 1)
+            and not pool.ceil_mode and not pool.return_indices and load() is not None)
+
+
+def _takes(h: torch.Tensor) -> bool:
     return (h.device.type == "cpu" and h.dtype == torch.bfloat16 and h.dim() == 4
-            and h.is_contiguous(memory_format=torch.channels_last) and isinstance(pool, nn.MaxPool2d)
-            and _pair(pool.kernel_size) == (2, 2) and _pair(pool.stride) == (2, 2) and _pair(pool.padding) == (0, 0)
-            and _pair(pool.dilation) == (1, 1) and not pool.ceil_mode and not pool.return_indices
-            and load() is not None)
+            and h.is_contiguous(memory_format=torch.channels_last))
 
 
 def _pair(v) -> tuple:
@@ -130,6 +133,9 @@ class PoolReLU(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, h: torch.Tensor) -> torch.Tensor:
+        if not _takes(h):
+            raise ValueError(f"PoolReLU takes a CPU bfloat16 channels-last (B, C, H, W) tensor, got {h.dtype} "
+                             f"{tuple(h.shape)} strides {h.stride()} on {h.device}")
         b, c, hh, ww = h.shape
         x = h.permute(0, 2, 3, 1)  # (B, H, W, C), contiguous for a channels-last h
         out = torch.empty(b, hh // 2, ww // 2, c, dtype=torch.bfloat16)
