@@ -29,8 +29,13 @@ BYOL = ["--objective", "byol", "--projector-hidden", "32", "--predictor-hidden",
         "--augmentations", "mixup,rrc", "--cluster-weight", "0"]
 
 
-@pytest.mark.parametrize("recipe", [[], BYOL], ids=["slicer", "byol"])
+# the CPU fast path of --preset cpu: block 1's kernel, the pool + ReLU and dropout kernels, bf16 autocast
+FAST = ["--fast-encoder", "true", "--amp", "true", "--channels-last", "true"]
+
+
+@pytest.mark.parametrize("recipe", [[], BYOL, FAST], ids=["slicer", "byol", "slicer-fast-path"])
 def test_kill9_and_resume_gives_identical_weights(tmp_path, recipe):
+    byol = recipe is BYOL
     data = make_corpus(tmp_path / "data", n=12)
 
     def run_cmd(data, out, *extra):
@@ -61,13 +66,13 @@ def test_kill9_and_resume_gives_identical_weights(tmp_path, recipe):
     assert resumed.returncode == 0, resumed.stderr
     a = load_checkpoint(checkpoint_path(tmp_path / "a", 2 * N))
     b = load_checkpoint(checkpoint_path(tmp_path / "b", 2 * N))
-    parts = ("student", "teacher", "predictor") if recipe else ("student", "teacher")
-    assert ("predictor" in a) == bool(recipe)
+    parts = ("student", "teacher", "predictor") if byol else ("student", "teacher")
+    assert ("predictor" in a) == byol
     for part in parts:
         for key, value in a[part].items():
             assert torch.equal(value, b[part][key]), f"{part}.{key} differs after resume"
     assert torch.equal(a["queue"]["keys"], b["queue"]["keys"]) and a["queue"]["ptr"] == b["queue"]["ptr"]
-    if not recipe:
+    if not byol:
         assert torch.equal(a["views"]["kmix_bank"]["data"], b["views"]["kmix_bank"]["data"])
     assert a["position"] == b["position"]
     # The metrics of the resumed half equal the straight run's (same losses, step by step).
