@@ -18,11 +18,9 @@ import ctypes
 
 import torch
 
-from .c_library import CLibrary
+from .c_library import BF16_C, CLibrary
 
-SOURCE = r"""
-#include <stdint.h>
-#include <string.h>
+SOURCE = BF16_C + r"""
 #include <stdlib.h>
 
 /* The 4 x 4 input patch of output pixel (i, j) of clip xb (H x W), zero outside: rows 2i-1..2i+2. */
@@ -34,21 +32,6 @@ static inline void load_patch(const float* restrict xb, int H, int W, int i, int
             P[u * 4 + v] = (r >= 0 && r < H && s >= 0 && s < W) ? xb[(long)r * W + s] : 0.0f;
         }
     }
-}
-
-/* float32 -> bfloat16 bits, round to nearest even: c10::BFloat16's rule, so writing bf16 here equals
-   torch's cast of the float32 result bit for bit (NaN never reaches it: the ReLU below maps NaN to 0). */
-static inline uint16_t bf16_bits(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
-}
-
-static inline float bf16_value(uint16_t h) {
-    const uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
 }
 
 /* x (B, H, W) fp32; wt (9, C) fp32 (tap-major: wt[k*C + c]); bias (C,).
@@ -83,7 +66,7 @@ void block1_forward(const float* restrict x, int B, int H, int W, const float* r
                 const float best = s ? m23 : m01;
                 const int on = best > 0.0f;
                 const float r = on ? best : 0.0f;
-                if (out_bf16) o16[c] = bf16_bits(r); else o[c] = r;
+                if (out_bf16) o16[c] = bf16_bits_finite(r); else o[c] = r;  /* r is never NaN: the ReLU maps it to 0 */
                 a[c] = (uint8_t)(s * (2 + s23) + (1 - s) * s01 + 4 * (1 - on));
             }
         }

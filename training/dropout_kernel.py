@@ -18,13 +18,13 @@ generator state with the torch ops.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
-from .c_library import CLibrary
+from .c_library import BF16_C, CLibrary
 
-SOURCE = r"""
-#include <stdint.h>
-#include <string.h>
+SOURCE = BF16_C + r"""
 
 #define MT_N 624
 #define MT_M 397
@@ -53,21 +53,6 @@ static inline uint32_t temper(uint32_t y) {
     y ^= (y << 15) & 0xefc60000u;
     y ^= y >> 18;
     return y;
-}
-
-static inline float bf16_value(uint16_t h) {
-    const uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-/* c10::BFloat16's rounding: nearest even, NaN to the canonical quiet NaN */
-static inline uint16_t bf16_bits(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    if (f != f) return 0x7FC0u;
-    return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
 }
 
 /* n draws of torch.rand >= p from the generator state in buf (advanced in place), applied to x:
@@ -149,11 +134,14 @@ _LIB = CLibrary("dropout", SOURCE, {"dropout_forward": "p l f f p p p i", "dropo
 STATE_BYTES = 5056  # torch.get_rng_state() of the CPU generator (CPUGeneratorImplState)
 
 
+@functools.cache
+def _known_generator_layout() -> bool:
+    return torch.get_rng_state().numel() == STATE_BYTES
+
+
 def load():
     """The compiled kernel, or None (no compiler, ``SLICER_EMBED_NO_KERNEL=1``, another generator layout)."""
-    if torch.get_rng_state().numel() != STATE_BYTES:
-        return None
-    return _LIB.load()
+    return _LIB.load() if _known_generator_layout() else None
 
 
 def error() -> str | None:

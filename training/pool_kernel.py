@@ -20,25 +20,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .c_library import CLibrary
+from .c_library import BF16_C, CLibrary
 
-SOURCE = r"""
-#include <stdint.h>
-#include <string.h>
-
-static inline float bf16_value(uint16_t h) {
-    const uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static inline uint16_t bf16_bits(float f) {  /* c10::BFloat16: nearest even, NaN -> 0x7FC0 */
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    if (f != f) return 0x7FC0u;
-    return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
-}
+SOURCE = BF16_C + r"""
 
 /* x (B, H, W, C) bf16 bits -> out (B, H/2, W/2, C) = relu(max of each 2 x 2 window), arg (same shape). */
 void pool_relu_forward(const uint16_t* restrict x, int B, int H, int W, int C, uint16_t* restrict out,
