@@ -95,12 +95,18 @@ def test_task_class_sets(tiny):
 def test_corpus_manifest_and_files(tiny):
     folder = tiny / "corpus"
     rows = read_csv(folder / "manifest.csv")
-    assert rows and set(rows[0]) >= {"file_name", "source", "duration"}
+    assert rows and set(rows[0]) >= {"file_name", "source", "domain", "duration"}
     kinds = {r["file_name"].split("/")[0] for r in rows}
-    assert kinds == {"speech", "music", "sfx", "tts"}
+    assert kinds == {"speech", "music", "env", "tts"}
+    assert {r["domain"] for r in rows} == {"speech", "music", "env"}
+    assert {r["domain"] for r in rows if r["file_name"].startswith("tts/")} == {"speech"}
+    assert all(r["source"].startswith("tts:espeak:") for r in rows if r["file_name"].startswith("tts/"))
+    pieces = [r for r in rows if r["source"].startswith("render:")]
+    assert pieces and {r["domain"] for r in pieces} == {"music"}
     assert all(float(r["duration"]) <= 10.0 + 1e-3 or r["file_name"].startswith(("speech", "tts")) for r in rows)
     _decode_all(folder, rows)
     assert (folder / "licences" / "hedgewars-data.copyright").is_file()
+    assert (folder / "licences" / "fluidr3mono-gm-soundfont.copyright").is_file()
 
 
 def test_corpus_holds_no_test_audio(tiny):

@@ -92,3 +92,26 @@ def test_rrc_is_seeded_and_per_sample():
     b = random_resize_crop(x, torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
     assert not torch.allclose(a[0], a[1])  # each sample draws its own crop
+
+
+def _spectral_peak_rows(v: torch.Tensor) -> torch.Tensor:
+    """Mel row of the maximum of each sample's time-mean, shape (B,)."""
+    return v.mean(-1)[:, 0].argmax(-1)
+
+
+@pytest.mark.parametrize("freq_views", [0, 1, 2])
+def test_rrc_freq_views_keep_partials_in_their_band(freq_views):
+    from slicer_embed.training.config import SMOKE
+    from slicer_embed.training.views import ViewMaker
+
+    cfg = SMOKE.replace(augmentations="rrc", rrc_freq_views=freq_views)
+    x = torch.full((64, 1, 64, 96), -2.0)
+    x[:, :, 20] = 3.0  # one loud "partial" in mel band 20 of every clip
+    v1, v2 = ViewMaker(cfg, (1, 64, 96), None, seed=3, device=torch.device("cpu"))(x)
+    for k, v in enumerate((v1, v2)):
+        moved = (_spectral_peak_rows(v) != 20).float().mean().item()
+        if k < freq_views:
+            assert moved > 0.25  # a frequency stretch moves it in many clips (a scale >= 1 leaves it)
+        else:
+            assert moved == 0.0  # a pitch-preserving view never does; time is still cropped and stretched
+            assert not torch.equal(v, x)

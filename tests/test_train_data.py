@@ -110,3 +110,71 @@ def test_a_file_deleted_mid_run_is_replaced_by_the_next_one(tmp_path):
         f.unlink()
     with pytest.raises(Exception, match="cannot be read"):
         ds[(0, 0)]
+
+
+# --- domain weights: the share of each domain in the crops of a pass ---
+
+from slicer_embed.training.data import (DomainPlan, RunBatches, domain_plan, parse_domain_weights,  # noqa: E402
+                                         pass_draws, read_domains)
+
+
+def test_domain_weights_parse_and_refuse_nonsense():
+    assert parse_domain_weights("") == {}
+    assert parse_domain_weights("speech=1, music=2,env=0.5") == {"speech": 1.0, "music": 2.0, "env": 0.5}
+    for bad in ("speech", "speech=x", "speech=-1", "speech=1,speech=2", "=1", "speech=0,music=0"):
+        with pytest.raises(ValueError, match="domain weights"):
+            parse_domain_weights(bad)
+
+
+def test_domain_plan_counts_follow_the_weights_and_add_up():
+    domains = ["speech"] * 85 + ["music"] * 12 + ["env"] * 3
+    plan = domain_plan(domains, {"speech": 1, "music": 1, "env": 1})
+    assert sum(plan.counts) == 100 and sorted(plan.counts) == [33, 33, 34]
+    assert max(share for _, share in plan.mix().values()) < 0.45
+    assert domain_plan(domains, {"speech": 1, "music": 1, "env": 0}).names == ("music", "speech")
+    with pytest.raises(ValueError, match="no weight"):
+        domain_plan(domains, {"speech": 1, "music": 1})
+    with pytest.raises(ValueError, match="no files"):
+        domain_plan(domains, {"speech": 1, "music": 1, "env": 1, "birds": 1})
+
+
+def test_pass_draws_are_deterministic_balanced_and_without_needless_repeats():
+    domains = ["speech"] * 85 + ["music"] * 12 + ["env"] * 3
+    plan = domain_plan(domains, {"speech": 1, "music": 1, "env": 1})
+    a, b = pass_draws(plan, 7, 3), pass_draws(plan, 7, 3)
+    assert np.array_equal(a, b) and not np.array_equal(a, pass_draws(plan, 7, 4))
+    assert len(a) == 100
+    per_domain = {d: [(int(i), int(r)) for i, r in a if domains[i] == d] for d in ("speech", "music", "env")}
+    assert {d: len(v) for d, v in per_domain.items()} == dict(zip(plan.names, plan.counts)) | {}
+    # speech is subsampled without repeats; env (3 files, 33-34 draws) cycles its files evenly
+    assert len(set(i for i, _ in per_domain["speech"])) == len(per_domain["speech"])
+    env_counts = np.bincount([i for i, _ in per_domain["env"]], minlength=100)[97:]
+    assert env_counts.max() - env_counts.min() <= 1
+    assert len(set(per_domain["env"])) == len(per_domain["env"])  # (file, r-th draw) keys are unique
+
+
+def test_weighted_batches_resume_exactly_and_crop_repeats_differently(tmp_path):
+    corpus = make_corpus(tmp_path / "c", n=6)
+    files = list_audio(corpus)
+    plan = domain_plan(["a"] * 5 + ["b"], {"a": 1, "b": 1})
+    whole = list(EpochBatches(6, 2, 0, 0, plan=plan))
+    assert [k for batch in whole for k in batch].count((0, 5, 1)) == 1  # file 5 is drawn 3 times
+    assert list(EpochBatches(6, 2, 0, 0, start=1, plan=plan)) == whole[1:]
+    run = RunBatches(6, 2, 0, 0, plan=plan)
+    it = iter(run)
+    assert [next(it) for _ in range(3)] == whole
+    ds = CropDataset(FileSource(files), 8000, seed=0)
+    first, again = ds[(0, 5, 0)][0], ds[(0, 5, 1)][0]
+    assert np.array_equal(first.numpy(), ds[(0, 5)][0].numpy())  # the first draw is today's crop
+    assert not np.array_equal(first.numpy(), again.numpy())
+
+
+def test_read_domains_resolves_paths_like_list_audio(tmp_path):
+    corpus = make_corpus(tmp_path / "c", n=3)
+    files = list_audio(corpus)
+    manifest = corpus / "manifest.csv"
+    manifest.write_text("file_name,domain\n" + "".join(f"{f.relative_to(corpus)},{d}\n"
+                                                       for f, d in zip(files, ("speech", "music", "env"))))
+    assert [read_domains(manifest)[f] for f in list_audio(manifest)] == ["speech", "music", "env"]
+    (corpus / "plain.csv").write_text("file_name\n" + "".join(f"{f.relative_to(corpus)}\n" for f in files))
+    assert read_domains(corpus / "plain.csv") == {}

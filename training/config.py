@@ -29,6 +29,9 @@ class PretrainConfig:
     crop_samples: int = 15200  # 0.95 s at 16 kHz -> 96 log-mel frames
     num_workers: int = 2  # DataLoader workers: decode + crop only (augmentation runs in the main process)
     norm_clips: int = 2000  # random crops used to compute the scalar log-mel mean/std before training
+    # share of each domain in the crops of a pass, from the manifest's `domain` column: "speech=1,music=1,env=1";
+    # "" draws one crop per file per pass (the files' own mix)
+    domain_weights: str = ""
     # -- optimisation (section 6) --
     batch_size: int = 512  # global batch; per rank = batch_size // world_size
     epochs: int = 50
@@ -66,6 +69,7 @@ class PretrainConfig:
     rrc_virtual_scale: tuple[float, float] = (1.0, 1.5)  # canvas (freq, time) as a multiple of the input
     rrc_freq_scale: tuple[float, float] = (0.6, 1.5)
     rrc_time_scale: tuple[float, float] = (0.6, 1.5)
+    rrc_freq_views: int = 2  # views whose RRC stretches frequency (2: both, as BYOL-A; 1: view 1 only; 0: none)
     kmix_ratio: float = 0.4
     kmix_clusters: int = 4
     kmix_iters: int = 20
@@ -97,6 +101,7 @@ class PretrainConfig:
             (0.0 <= self.ema_momentum <= 1.0, "ema_momentum", "must be in [0, 1]"),
             (self.temperature > 0 and self.cluster_temperature > 0, "temperature", "must be > 0"),
             (self.memory_size >= 1, "memory_size", "must be >= 1"),
+            (self.rrc_freq_views in (0, 1, 2), "rrc_freq_views", "must be 0, 1 or 2"),
             (0.0 < self.kmix_fraction <= 1.0, "kmix_fraction", "must be in (0, 1]"),
             (self.checkpoint_every >= 1 and self.log_every >= 1, "checkpoint_every", "must be >= 1"),
         ]
@@ -108,6 +113,12 @@ class PretrainConfig:
         except ValueError:
             raise ValueError(f"config keep_steps = {self.keep_steps!r}: expected a comma list of positive "
                              f"integers") from None
+        from .data import parse_domain_weights  # one parser for the config check and the sampler
+
+        try:
+            parse_domain_weights(self.domain_weights)
+        except ValueError as e:
+            raise ValueError(f"config domain_weights: {e}") from None
         unknown = set(self.augmentation_list) - {"mixup", "rrc", "kmix"}
         if unknown:
             raise ValueError(f"config augmentations = {self.augmentations!r}: unknown {sorted(unknown)}; "

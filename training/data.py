@@ -6,6 +6,11 @@ normalisation and augmentation run batched in the training process (see memory.p
 Determinism: the batch order of epoch e is a permutation drawn from ``(seed, e)``, and the crop of
 file i in epoch e from ``(seed, e, i)``. Neither depends on the number of workers or on what ran
 before, so resuming at (epoch, batch) reproduces the data stream exactly without saving worker state.
+
+Domain weights (``DomainPlan``): a pass still draws one crop per file in number, but the share of each
+domain (the corpus manifest's ``domain`` column) is fixed by weights; a domain with few files is drawn
+several times per pass (its r-th draw of a file in a pass crops from ``(seed, e, i, r)``), a large one
+is subsampled, each without replacement within a pass as far as its count allows.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import csv
 import math
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Protocol, Sequence
 
@@ -100,6 +106,93 @@ def random_crop_file(path: Path, n: int, sample_rate: int, rng: np.random.Genera
     return fit_length(resample(np.ascontiguousarray(mono), sr_in, sample_rate), n).astype(np.float32)
 
 
+def read_domains(manifest: str | os.PathLike) -> dict[Path, str]:
+    """{file path (resolved as ``list_audio`` resolves it): domain} from a CSV's ``domain`` column;
+    empty when the CSV has none."""
+    manifest = Path(manifest)
+    with open(manifest, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or "domain" not in rows[0]:
+        return {}
+    col = next((c for c in CSV_COLUMNS if c in rows[0]), None)
+    if col is None:
+        return {}
+    out = {}
+    for r in rows:
+        p = Path(r[col].strip())
+        out[p if p.is_absolute() else manifest.parent / p] = r["domain"].strip()
+    return out
+
+
+def parse_domain_weights(text: str) -> dict[str, float]:
+    """``"speech=1,music=1,env=1"`` -> {"speech": 1.0, ...}; empty text -> {} (no weighting)."""
+    out: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        name, sep, value = part.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = -1.0
+        if not sep or not name.strip() or not weight >= 0 or name.strip() in out:
+            raise ValueError(f"domain weights {text!r}: expected name=weight pairs with weights >= 0, "
+                             f"each name once (e.g. speech=1,music=1,env=1)")
+        out[name.strip()] = weight
+    if out and sum(out.values()) <= 0:
+        raise ValueError(f"domain weights {text!r}: at least one weight must be > 0")
+    return out
+
+
+@dataclass(frozen=True)
+class DomainPlan:
+    """File ``i`` belongs to domain ``names[of[i]]``; one pass draws ``counts[d]`` crops of domain d."""
+
+    names: tuple[str, ...]
+    of: np.ndarray  # (files,) int domain index per file
+    counts: tuple[int, ...]
+
+    def mix(self) -> dict[str, tuple[int, float]]:
+        """{domain: (crops per pass, share of the pass)}."""
+        total = sum(self.counts)
+        return {n: (c, c / total) for n, c in zip(self.names, self.counts)}
+
+
+def domain_plan(domains: Sequence[str], weights: dict[str, float]) -> DomainPlan:
+    """Crops per pass by domain: ``len(domains)`` crops in all, split in proportion to ``weights``.
+
+    Every domain present in the files needs a weight (0 leaves it out), and every weighted domain
+    needs files; largest-remainder rounding makes the counts add up exactly."""
+    present = sorted(set(domains))
+    missing = [d for d in present if d not in weights]
+    empty = [d for d, w in weights.items() if w > 0 and d not in present]
+    if missing or empty:
+        raise ValueError(f"domain weights {weights}: " + "; ".join(
+            ([f"no weight for the domain(s) {missing} of the data"] if missing else [])
+            + ([f"no files of the weighted domain(s) {empty}"] if empty else [])))
+    names = tuple(d for d in present if weights[d] > 0)
+    n, total = len(domains), sum(weights[d] for d in names)
+    exact = [n * weights[d] / total for d in names]
+    counts = [int(x) for x in exact]
+    for k in sorted(range(len(names)), key=lambda k: counts[k] - exact[k])[: n - sum(counts)]:
+        counts[k] += 1
+    index = {d: k for k, d in enumerate(names)}
+    of = np.array([index.get(d, -1) for d in domains], dtype=np.int64)
+    return DomainPlan(names, of, tuple(counts))
+
+
+def pass_draws(plan: DomainPlan, seed: int, epoch: int) -> np.ndarray:
+    """(crops, 2) int array of (file index, r-th draw of that file in this pass), in pass order."""
+    parts = []
+    for k, count in enumerate(plan.counts):
+        members = np.flatnonzero(plan.of == k)
+        rng = np.random.default_rng([seed, epoch, 2, k])
+        reps = -(-count // len(members))
+        idx = np.concatenate([rng.permutation(members) for _ in range(reps)])[:count]
+        rep = np.repeat(np.arange(reps), len(members))[:count]
+        parts.append(np.stack([idx, rep], axis=1))
+    draws = np.concatenate(parts)
+    return draws[np.random.default_rng([seed, epoch, 1]).permutation(len(draws))]
+
+
 class ClipSource(Protocol):
     def __len__(self) -> int: ...
     def crop(self, index: int, n: int, rng: np.random.Generator) -> np.ndarray: ...
@@ -130,15 +223,15 @@ class CropDataset(Dataset):
     def __len__(self) -> int:
         return len(self.source)
 
-    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, key: tuple[int, ...]) -> tuple[torch.Tensor, int]:
         """The crop of file ``index``; if that file has become unreadable since the start of the run
         (deleted, truncated), the next readable file's crop instead, with a warning: one bad file must
         not stop a long run, and the substitute is deterministic, so resume stays exact."""
-        epoch, index = key
+        epoch, index, *rep = key  # (epoch, file) or, under domain weights, (epoch, file, r-th draw)
         n = len(self.source)
         for k in range(min(n, MAX_SUBSTITUTES + 1)):
             i = (index + k) % n
-            rng = np.random.default_rng([self.seed, epoch, i])
+            rng = np.random.default_rng([self.seed, epoch, i, *[r for r in rep if r]])
             try:
                 return torch.from_numpy(self.source.crop(i, self.crop_samples, rng)), i
             except (AudioDecodeError, OSError, ValueError) as e:
@@ -148,12 +241,13 @@ class CropDataset(Dataset):
 
 
 class EpochBatches(Sampler):
-    """Batches of (epoch, index) keys for one rank, from batch ``start`` of epoch ``epoch`` (drop_last)."""
+    """Batches of (epoch, index) keys for one rank, from batch ``start`` of epoch ``epoch`` (drop_last);
+    with a ``plan``, (epoch, index, r) keys drawn by domain weights (``pass_draws``)."""
 
     def __init__(self, n: int, batch_per_rank: int, seed: int, epoch: int, start: int = 0,
-                 rank: int = 0, world_size: int = 1):
+                 rank: int = 0, world_size: int = 1, plan: DomainPlan | None = None):
         self.n, self.b, self.seed, self.epoch, self.start = n, batch_per_rank, seed, epoch, start
-        self.rank, self.world = rank, world_size
+        self.rank, self.world, self.plan = rank, world_size, plan
 
     @property
     def steps_per_epoch(self) -> int:
@@ -162,9 +256,15 @@ class EpochBatches(Sampler):
     def __len__(self) -> int:
         return max(0, self.steps_per_epoch - self.start)
 
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        perm = np.random.default_rng([self.seed, self.epoch, 1]).permutation(self.n)
+    def __iter__(self) -> Iterator[list[tuple[int, ...]]]:
         g = self.b * self.world
+        if self.plan is not None:
+            draws = pass_draws(self.plan, self.seed, self.epoch)
+            for s in range(self.start, self.steps_per_epoch):
+                lo = s * g + self.rank * self.b
+                yield [(self.epoch, int(i), int(r)) for i, r in draws[lo:lo + self.b]]
+            return
+        perm = np.random.default_rng([self.seed, self.epoch, 1]).permutation(self.n)
         for s in range(self.start, self.steps_per_epoch):
             lo = s * g + self.rank * self.b
             yield [(self.epoch, int(i)) for i in perm[lo:lo + self.b]]
@@ -175,14 +275,14 @@ class RunBatches(Sampler):
     one set of workers) serves the whole run. The keys are exactly those of the per-epoch samplers."""
 
     def __init__(self, n: int, batch_per_rank: int, seed: int, epoch: int, start: int = 0,
-                 rank: int = 0, world_size: int = 1):
+                 rank: int = 0, world_size: int = 1, plan: DomainPlan | None = None):
         self.n, self.b, self.seed, self.epoch, self.start = n, batch_per_rank, seed, epoch, start
-        self.rank, self.world = rank, world_size
+        self.rank, self.world, self.plan = rank, world_size, plan
         if n < batch_per_rank * world_size:
             raise ValueError(f"{n} files cannot fill one batch of {batch_per_rank} x {world_size} ranks")
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         epoch, start = self.epoch, self.start
         while True:
-            yield from EpochBatches(self.n, self.b, self.seed, epoch, start, self.rank, self.world)
+            yield from EpochBatches(self.n, self.b, self.seed, epoch, start, self.rank, self.world, self.plan)
             epoch, start = epoch + 1, 0

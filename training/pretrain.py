@@ -23,7 +23,8 @@ from . import distributed as dist_utils
 from .cache import CacheSource, build_cache, is_cache
 from .config import PretrainConfig
 from .corpus_stats import kmix_centroids, norm_stats
-from .data import CropDataset, FileSource, RunBatches, check_files, list_audio
+from .data import (CropDataset, DomainPlan, FileSource, RunBatches, check_files, domain_plan, list_audio,
+                   parse_domain_weights, read_domains)
 from .ema import ema_update_
 from .losses import byol_loss, cluster_loss, combine_directions, instance_loss
 from .queue import KeyQueue
@@ -182,6 +183,22 @@ def corpus_statistics(cfg: PretrainConfig, source: FileSource | CacheSource, stu
     return stats, centroids
 
 
+def pass_plan(cfg: PretrainConfig, data: str | Path, files: list[Path]) -> DomainPlan | None:
+    """The domain plan of ``cfg.domain_weights`` for ``files`` (their domains from the manifest ``data``)."""
+    weights = parse_domain_weights(cfg.domain_weights)
+    if not weights:
+        return None
+    domains = read_domains(data) if Path(data).is_file() else {}
+    if not domains:
+        raise ValueError(f"--domain-weights {cfg.domain_weights}: {data} is not a manifest with a 'domain' column "
+                         f"(slicer-embed data corpus writes one)")
+    unknown = [f for f in files if f not in domains]
+    if unknown:
+        raise ValueError(f"--domain-weights: {len(unknown)} training file(s) have no domain in {data}, "
+                         f"e.g. {unknown[0]}")
+    return domain_plan([domains[f] for f in files], weights)
+
+
 def resolve_data(data: str | Path, out: Path, info: dist_utils.DistInfo) -> list[Path]:
     files, bad = check_files(list_audio(data))
     if bad and info.is_main:
@@ -285,6 +302,10 @@ def _train(cfg: PretrainConfig, data: str | Path, out: Path, *, preset: str, res
     steps_per_epoch = len(files) // (per_rank * info.world_size)
     total_steps = cfg.max_steps if cfg.max_steps > 0 else cfg.epochs * steps_per_epoch
     dataset = CropDataset(source, cfg.crop_samples, cfg.seed)
+    plan = pass_plan(cfg, data, files)
+    if plan is not None:
+        log.info("crops per pass by domain: " + ", ".join(
+            f"{d} {c} ({100 * share:.1f} %)" for d, (c, share) in plan.mix().items()))
 
     # ---------------- student, teacher, corpus statistics ----------------
     student, teacher = build_student_teacher(cfg.instance_dim, cfg.n_clusters, cfg.seed, dev, cfg.projector_hidden)
@@ -333,7 +354,8 @@ def _train(cfg: PretrainConfig, data: str | Path, out: Path, *, preset: str, res
     window = log.new_window()
     # One DataLoader for the whole run: its workers live across epochs (a corpus of a few batches per
     # epoch used to restart them every epoch: 96 files ran at 32 instead of 73 crops/s)
-    sampler = RunBatches(len(files), per_rank, cfg.seed, pos.epoch, pos.batch_in_epoch, info.rank, info.world_size)
+    sampler = RunBatches(len(files), per_rank, cfg.seed, pos.epoch, pos.batch_in_epoch, info.rank, info.world_size,
+                         plan)
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.num_workers,
                         pin_memory=dev.type == "cuda", generator=torch.Generator().manual_seed(0))
     t_data = time.perf_counter()

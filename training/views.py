@@ -32,26 +32,29 @@ class ViewMaker:
         self.mix_bank = FIFOBank(cfg.memory_size, shape, device) if "mixup" in self.chain else None
         self.kmix_bank = FIFOBank(cfg.memory_size, shape, device) if "kmix" in self.chain else None
 
-    def apply(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        """One augmentation of the chain (``mixup``, ``rrc`` or ``kmix``) on (B, 1, F, T), with this
-        maker's banks and generator (benchmarks time the chain step by step through it)."""
+    def apply(self, name: str, x: torch.Tensor, view: int = 0) -> torch.Tensor:
+        """One augmentation of the chain (``mixup``, ``rrc`` or ``kmix``) on (B, 1, F, T) for view 0 or 1,
+        with this maker's banks and generator (benchmarks time the chain step by step through it).
+        RRC stretches frequency only in the first ``cfg.rrc_freq_views`` views; the others keep every
+        partial in its mel band (a pitch-preserving view)."""
         cfg, g = self.cfg, self.generator
         if name == "mixup":
             return mixup_with_memory(x, self.mix_bank, cfg.mixup_ratio, g)
         if name == "rrc":
-            return random_resize_crop(x, g, cfg.rrc_virtual_scale, cfg.rrc_freq_scale, cfg.rrc_time_scale)
+            freq = cfg.rrc_freq_scale if view < cfg.rrc_freq_views else (1.0, 1.0)
+            return random_resize_crop(x, g, cfg.rrc_virtual_scale, freq, cfg.rrc_time_scale)
         if name == "kmix":
             return kmix(x, self.kmix_bank, self.centroids, cfg.kmix_ratio, cfg.kmix_top_k, g)
         raise ValueError(f"unknown augmentation {name!r}")
 
-    def _one_view(self, x: torch.Tensor) -> torch.Tensor:
+    def _one_view(self, x: torch.Tensor, view: int) -> torch.Tensor:
         for name in self.chain:
-            x = self.apply(name, x)
+            x = self.apply(name, x, view)
         return x
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._one_view(x), self._one_view(x)
+        return self._one_view(x, 0), self._one_view(x, 1)
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -16,8 +16,8 @@ Synthesised audio is split the same way, by the thing that carries identity:
   festival's kal_diphone are one man, flite's slt and festival's slt HTS one woman, so the benchmark
   groups voices by ``SPEAKER_OF``);
 - rendered music by sample family: the corpus renders with the FluidR3 family (FluidR3 GM and GS,
-  FluidR3Mono and MuseScore General, which derives from FluidR3Mono), the OPL-3 FM bank and the
-  AVL drum kits; the benchmark with GeneralUser GS, the csound GM bank and TimGM6mb.
+  FluidR3Mono and MuseScore General, which derives from FluidR3Mono) and the OPL-3 FM bank; the
+  benchmark with GeneralUser GS, the csound GM bank and TimGM6mb.
 
 A package appears in at most one table; ``tests/test_offline_allocation.py`` checks it, and that the
 built corpus and benchmark manifests only hold sources their table allows.
@@ -81,8 +81,6 @@ CORPUS_SOUNDFONTS = {  # package -> file inside it (MIDI renders of the corpus)
     "musescore-general-soundfont-small": "usr/share/sounds/sf3/MuseScore_General_Lite.sf3",
     "opl3-soundfont": "usr/share/sounds/sf2/OPL-3_FM_128M.sf2",
 }
-CORPUS_DRUMKITS = {"avldrums.lv2-soundfont": ("usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2",
-                                              "usr/share/sounds/sf2/Red_Zeppelin_4_LV2.sf2")}
 CORPUS_MIDI = ("mma", "simutrans-data", "openttd-openmsx", "planetblupi-music-midi")  # MIDI scores only
 CORPUS_TTS_ENGINES = ("espeak",)
 
@@ -107,4 +105,4 @@ def refuse_reserved(packages, *, purpose: str) -> None:
 
 def corpus_packages() -> list[str]:
     """Every package the full corpus downloads (audio, soundfonts, MIDI), sorted."""
-    return sorted({*CORPUS_PACKAGES, *CORPUS_SOUNDFONTS, *CORPUS_DRUMKITS, *CORPUS_MIDI})
+    return sorted({*CORPUS_PACKAGES, *CORPUS_SOUNDFONTS, *CORPUS_MIDI})

@@ -16,8 +16,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-# Only these members are unpacked: audio, soundfonts, text sources and the licence.
-MEMBERS = ("*.ogg", "*.wav", "*.flac", "*.sf2", "*.sf3", "*/copyright", "*/games/fortunes/*", "*/share/dict/*")
+# Only these members are unpacked: audio, soundfonts, MIDI scores, text sources and the licence.
+MEMBERS = ("*.ogg", "*.wav", "*.flac", "*.sf2", "*.sf3", "*.mid", "*.midi", "*/copyright", "*/games/fortunes/*",
+           "*/share/dict/*")
 
 
 class DebFetchError(RuntimeError):
