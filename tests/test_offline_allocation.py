@@ -74,3 +74,21 @@ def test_source_packages_of_manifest_rows():
             {"source": "render:fluid-soundfont-gm:mma/usr/share/mma/a.mid"},
             {"source": "render:opl3-soundfont:piece00012"}]
     assert corpus.source_packages(rows) == {"hedgewars-data", "fluid-soundfont-gm", "mma", "opl3-soundfont"}
+
+
+def test_data_mix_prints_hours_and_weighted_crops(tmp_path, capsys):
+    from slicer_embed.training.offline import cli
+
+    m = tmp_path / "manifest.csv"
+    m.write_text("file_name,source,domain,duration\n" + "".join(
+        f"f{i}.flac,x,{d},{s}\n" for i, (d, s) in enumerate([("speech", 3600)] * 8 + [("music", 1800)] + [("env", 60)])))
+    assert cli.main(["mix", str(m)]) == 0
+    out = capsys.readouterr().out
+    assert "speech       8.00" in out and "      8          8  80.0%" in out
+    assert cli.main(["mix", str(m), "--domain-weights", "speech=1,music=1,env=2"]) == 0
+    env = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("env"))
+    assert env.split()[-2:] == ["5", "50.0%"]
+    assert cli.main(["mix", str(m), "--domain-weights", "speech=1"]) == 2
+    assert "no weight for the domain(s) ['env', 'music']" in capsys.readouterr().err
+    (tmp_path / "plain.csv").write_text("file_name\nf0.flac\n")
+    assert cli.main(["mix", str(tmp_path / "plain.csv")]) == 2

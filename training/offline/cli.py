@@ -2,6 +2,7 @@
 
   slicer-embed data corpus OUT [--tiny] [--seed N] [--jobs N] [--cache DIR]
   slicer-embed data minilape OUT [--tiny] [--tasks kws speaker ...] [--seed N] [--jobs N] [--cache DIR]
+  slicer-embed data mix MANIFEST [--domain-weights speech=1,music=1,env=1]   (hours and crops per domain)
   slicer-embed data install-tools          (apt-get install the synthesis tools; needs root)
 
 Builds are deterministic for a given --seed and resumable (existing files are kept; manifests are
@@ -41,8 +42,41 @@ def parser() -> argparse.ArgumentParser:
     _common(ml)
     ml.add_argument("--tasks", nargs="+", choices=ALL_NAMES, default=list(ALL_NAMES),
                     help="tasks to build (default: all; pitch is a probe reported apart from the six-task mean)")
+    mix = sub.add_parser("mix", help="a corpus manifest's domain mix: hours, files, and the crops a training pass "
+                                     "draws under --domain-weights")
+    mix.add_argument("manifest", type=Path, help="a corpus manifest.csv (with a domain column)")
+    mix.add_argument("--domain-weights", default="", help="as slicer-embed train's flag; default: one crop per file")
     sub.add_parser("install-tools", help="apt-get install sox, espeak-ng, flite, festival, fluidsynth")
     return ap
+
+
+def print_mix(manifest: Path, weights_text: str) -> int:
+    """Print hours, files and crops per pass by domain; 2 on a bad manifest or bad weights."""
+    from ..data import domain_plan, parse_domain_weights
+    from .manifest import read_csv
+
+    try:
+        rows = read_csv(manifest)
+        if not rows or "domain" not in rows[0]:
+            raise ValueError(f"{manifest}: no domain column (slicer-embed data corpus writes one)")
+        weights = parse_domain_weights(weights_text) or {d: 0.0 for d in {r["domain"] for r in rows}}
+        plan = domain_plan([r["domain"] for r in rows], weights) if any(weights.values()) else None
+    except (OSError, ValueError, KeyError) as e:
+        print(f"slicer-embed data mix: {e}", file=sys.stderr)
+        return 2
+    hours: dict[str, float] = {}
+    files: dict[str, int] = {}
+    for r in rows:
+        hours[r["domain"]] = hours.get(r["domain"], 0.0) + float(r["duration"]) / 3600
+        files[r["domain"]] = files.get(r["domain"], 0) + 1
+    crops = plan.mix() if plan else {d: (n, n / len(rows)) for d, n in files.items()}
+    total_h = sum(hours.values())
+    print(f"{'domain':8s} {'hours':>8s} {'share':>6s} {'files':>7s} {'crops/pass':>10s} {'share':>6s}")
+    for d in sorted(hours):
+        c, share = crops.get(d, (0, 0.0))
+        print(f"{d:8s} {hours[d]:8.2f} {100 * hours[d] / total_h:5.1f}% {files[d]:7d} {c:10d} {100 * share:5.1f}%")
+    print(f"{'total':8s} {total_h:8.2f} {'':6s} {len(rows):7d} {sum(c for c, _ in crops.values()):10d}")
+    return 0
 
 
 def install_tools() -> int:
@@ -56,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.cmd == "install-tools":
         return install_tools()
+    if args.cmd == "mix":
+        return print_mix(args.manifest, args.domain_weights)
     ctx = Context(DebCache(args.cache), seed=args.seed, tiny=args.tiny, jobs=max(1, args.jobs))
     try:
         if args.cmd == "corpus":
