@@ -88,3 +88,58 @@ def test_resume_right_after_kill9_of_extract_is_not_refused(tmp_path, model_dir)
     assert "another process" not in again.stderr, again.stderr
     assert again.returncode == 0, again.stderr
     assert np.load(out).shape == (6, 2048)
+
+
+# -- 2. each .npy output has a sidecar of its own ---------------------------------------------------
+
+def test_out_npy_and_out_NPY_do_not_share_a_sidecar(tmp_path, model_dir):
+    from slicer_embed.hub import file_sha256
+    src = tmp_path / "src"
+    src.mkdir()
+    sf.write(src / "a.wav", tone(1.0, SR), SR)
+    sf.write(src / "b.wav", tone(2.0, SR, 300.0), SR)
+    lower, upper = tmp_path / "out.npy", tmp_path / "out.NPY"
+    assert _extract(src / "a.wav", lower, "--model", model_dir, "-q").returncode == 0
+    assert _extract(src, upper, "--model", model_dir, "-q").returncode == 0
+    for arr in (lower, upper):
+        side = json.loads(writers.sidecar_path(arr).read_text())
+        assert side["array_sha256"] == file_sha256(arr) and side["rows"] == len(np.load(arr))
+    assert writers.sidecar_path(lower) != writers.sidecar_path(upper)
+
+
+from hypothesis import example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_names = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00"), min_size=1,
+                 max_size=12).filter(lambda s: s not in (".", ".."))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_names, _names)
+@example("out.npy", "out.NPY")
+@example("out.npy", "out.bin")
+@example("out.npy", "out")
+def test_sidecar_names_are_as_distinct_as_the_outputs_on_any_filesystem(a, b):
+    """Two outputs share a sidecar exactly when they are the same file: on a case-sensitive
+    filesystem when their names are equal, on a case-insensitive one when they are equal ignoring
+    case; and a sidecar is never another .npy output (those cannot end in .json)."""
+    sa, sb = writers.sidecar_path(Path(a)).name, writers.sidecar_path(Path(b)).name
+    assert (sa == sb) == (a == b)
+    assert (sa.casefold() == sb.casefold()) == (a.casefold() == b.casefold())
+    assert sa.lower().endswith(".json")
+
+
+def test_an_npy_output_named_like_a_sidecar_is_refused():
+    with pytest.raises(writers.OutputError, match="sidecar"):
+        writers.infer_format("x.npy.json", "npy", "clip")
+
+
+def test_a_legacy_out_json_of_ours_is_removed_when_out_npy_is_replaced(tmp_path):
+    out = tmp_path / "o.npy"
+    legacy = tmp_path / "o.json"
+    legacy.write_text(json.dumps({"paths": ["a"], "metadata": {"slicer_embed_version": "0.1"}, "rows": 1}))
+    writers._commit_npy(np.ones((3, 4), np.float32), out, {"paths": ["a", "b", "c"], "metadata": {}})
+    assert not legacy.exists() and json.loads(writers.sidecar_path(out).read_text())["rows"] == 3
+    legacy.write_text('{"not": "ours"}')  # someone else's file of that name is left alone
+    writers._commit_npy(np.ones((2, 4), np.float32), out, {"paths": ["a", "b"], "metadata": {}})
+    assert legacy.read_text() == '{"not": "ours"}'

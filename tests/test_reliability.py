@@ -261,7 +261,7 @@ def test_undecodable_and_odd_file_names_do_not_stop_extract(hostile_names, tmp_p
     assert tsv[0] == "path\treason" and len(tsv) == 2
     assert tsv[1].startswith("broken\\\\xff.wav\t") and tsv[1].count("\t") == 1
     if fmt == "npy":
-        side = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+        side = json.loads(writers.sidecar_path(out).read_text(encoding="utf-8"))
         assert sorted(side["paths"]) == sorted(["caf\\xe9.wav", "good.wav", "tab\tand\nnewline.wav"])
         assert side["rows"] == np.load(out).shape[0] == 3
 
@@ -272,7 +272,7 @@ def test_sidecar_records_rows_and_array_digest(hostile_names, tmp_path, model_di
     from slicer_embed.hub import file_sha256
     out = tmp_path / "o.npy"
     _extract(hostile_names, out, "--model", model_dir)
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(writers.sidecar_path(out).read_text())
     assert side["array_sha256"] == file_sha256(out) and side["rows"] == len(np.load(out))
 
 
@@ -282,7 +282,7 @@ def test_a_crash_inside_the_commit_never_pairs_old_and_new(tmp_path, monkeypatch
     afterwards the sidecar on disk, if any, describes the array on disk."""
     out = tmp_path / "o.npy"
     np.save(out, np.zeros((2, 4), np.float32))
-    out.with_suffix(".json").write_text(json.dumps({"paths": ["a", "b"], "rows": 2}))
+    writers.sidecar_path(out).write_text(json.dumps({"paths": ["a", "b"], "rows": 2}))
     real = os.replace
     calls = []
 
@@ -294,7 +294,7 @@ def test_a_crash_inside_the_commit_never_pairs_old_and_new(tmp_path, monkeypatch
     monkeypatch.setattr(writers.os, "replace", flaky)
     with pytest.raises(KeyboardInterrupt):
         writers._commit_npy(np.ones((3, 4), np.float32), out, {"paths": ["a", "b", "c"]})
-    side = out.with_suffix(".json")
+    side = writers.sidecar_path(out)
     if side.exists():
         assert json.loads(side.read_text())["rows"] == len(np.load(out))
 

@@ -3,7 +3,7 @@
 Formats (by OUTPUT's extension, or ``--format``):
 
 - ``npy``: clip embeddings (N, D), one row per good file in input order, or (``--level frame``) frame
-  embeddings (sum T, D), plus a JSON sidecar (``out.json``: ``paths``, ``durations`` in seconds,
+  embeddings (sum T, D), plus a JSON sidecar (``out.npy.json``: ``paths``, ``durations`` in seconds,
   ``metadata``, ``rows``, ``array_sha256``, and ``frame_offsets`` (N+1) at frame level);
 - ``npz``: ``embeddings (N, D)``, ``paths (N,)`` str, ``durations (N,)`` float64 seconds, and for frame
   levels ``frame_embeddings (sum T, D)``, ``frame_offsets (N+1,)`` int64 (file i owns rows
@@ -80,6 +80,9 @@ def infer_format(output: str, fmt: str | None, level: str) -> str:
     if fmt == "npy" and level == "both":
         raise OutputError(f"{output}: an .npy file holds one array: use --level clip or frame, or an .npz or "
                           f"directory output for --level both")
+    if fmt == "npy" and Path(output).name.lower().endswith(".json"):
+        raise OutputError(f"{output}: an .npy output's name may not end in .json, which is how sidecars are "
+                          f"named (OUTPUT.json); choose another name")
     if fmt == "parquet" and level == "both":
         raise OutputError(f"{output}: a parquet table holds one level; use --level clip or frame, or .npz")
     return fmt
@@ -95,7 +98,17 @@ def lock_path(output: Path) -> Path:
 
 
 def sidecar_path(output: Path) -> Path:
-    return output.with_suffix(".json")
+    """The JSON sidecar of an ``npy`` output: its whole name plus ``.json`` (``out.npy.json``).
+
+    Appending keeps distinct outputs apart on every filesystem: two sidecar names are equal (or equal
+    ignoring case) exactly when the output names are, so ``out.npy`` and ``out.NPY`` (or ``out`` with
+    ``--format npy``) never share one, as they did when the suffix was replaced (``out.json``)."""
+    return output.with_name(output.name + ".json")
+
+
+def legacy_sidecar_path(output: Path) -> Path | None:
+    """Where earlier builds put the sidecar (``out.json`` for ``out.npy``), or None."""
+    return output.with_suffix(".json") if output.suffix else None
 
 
 def dir_target(output: Path, rel: str) -> Path:
@@ -230,10 +243,26 @@ def _commit_npy(arr: "np.ndarray | NpyRows", output: Path, sidecar: dict[str, An
         f.flush()
         os.fsync(f.fileno())
     side.unlink(missing_ok=True)
+    _remove_legacy_sidecar(output)
     _fsync_dir(output.parent)
     os.replace(staged, output)
     os.replace(staged_side, side)
     _fsync_dir(output.parent)
+
+
+def _remove_legacy_sidecar(output: Path) -> None:
+    """An ``out.json`` written by an earlier build for ``out.npy`` would describe the replaced array:
+    remove it if it is one of our sidecars (``paths``, ``metadata`` with ``slicer_embed_version``)."""
+    old = legacy_sidecar_path(output)
+    if old is None or old == output or not old.is_file():
+        return
+    try:
+        d = json.loads(old.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(d, dict) and "paths" in d and isinstance(d.get("metadata"), dict) \
+            and "slicer_embed_version" in d["metadata"]:
+        old.unlink(missing_ok=True)
 
 
 def _fsync_dir(folder: Path) -> None:
