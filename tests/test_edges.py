@@ -143,3 +143,71 @@ def test_a_legacy_out_json_of_ours_is_removed_when_out_npy_is_replaced(tmp_path)
     legacy.write_text('{"not": "ours"}')  # someone else's file of that name is left alone
     writers._commit_npy(np.ones((2, 4), np.float32), out, {"paths": ["a", "b"], "metadata": {}})
     assert legacy.read_text() == '{"not": "ours"}'
+
+
+# -- 1. output names derived from inputs never collide -------------------------------------------------
+
+COLLIDING = ["a:b.flac", "a_b.flac", "A.wav", "a.wav", "caf\u00e9.wav", "cafe\u0301.wav", "x.wav", "x.wav.npz/y.wav"]
+
+
+@pytest.fixture(scope="module")
+def colliding(tmp_path_factory):
+    """Inputs whose derived names clash: ':' mapped to '_', case-only and Unicode-normalisation-only
+    differences (one file on macOS/Windows filesystems), a file name that is another input's folder."""
+    src = tmp_path_factory.mktemp("colliding") / "src"
+    for i, rel in enumerate(COLLIDING):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(src / rel, tone(1.0 + 0.1 * i, SR, 200.0 + 40 * i, seed=i), SR, format="FLAC" if rel.endswith(
+            ".flac") else "WAV")
+    return src
+
+
+def _fold(p: Path) -> str:
+    import unicodedata
+    return unicodedata.normalize("NFC", str(p)).casefold()
+
+
+@pytest.mark.parametrize("fmt", ["npy", "npz", "parquet", "dir"])
+def test_colliding_input_names_lose_nothing_in_any_format(colliding, tmp_path, model_dir, fmt):
+    import slicer_embed
+    out = tmp_path / ("out" if fmt == "dir" else f"out.{fmt}")
+    done = _extract(colliding, out, "--model", model_dir, "--format", fmt, "-q")
+    assert done.returncode == 0, done.stderr
+    model = slicer_embed.load(model_dir)
+    want = {rel: model.embed_file(colliding / rel) for rel in COLLIDING}
+    got: dict[str, np.ndarray] = {}
+    if fmt == "dir":
+        files = sorted(f for f in out.rglob("*.npz") if f.is_file())
+        assert len(files) == len(COLLIDING)
+        assert len({_fold(f.relative_to(out)) for f in files}) == len(files)  # distinct ignoring case/NFC too
+        for f in files:
+            with np.load(f) as z:
+                got[str(z["path"])] = z["embedding"]
+    elif fmt == "npy":
+        paths = json.loads(writers.sidecar_path(out).read_text())["paths"]
+        got = dict(zip(paths, np.load(out)))
+    elif fmt == "npz":
+        with np.load(out) as z:
+            got = dict(zip(z["paths"].tolist(), z["embeddings"]))
+    else:
+        import pyarrow.parquet as pq
+        t = pq.read_table(out)
+        got = {p: np.asarray(e, np.float32) for p, e in zip(t["path"].to_pylist(), t["embedding"].to_pylist())}
+    assert sorted(got) == sorted(COLLIDING)
+    for rel in COLLIDING:
+        np.testing.assert_allclose(got[rel], want[rel], rtol=1e-4, atol=1e-4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_names.map(lambda s: s.replace("\\", "")).filter(bool), min_size=1, max_size=8, unique=True))
+@example(["a:b.flac", "a_b.flac"])
+@example(["A.wav", "a.wav", "x.wav", "x.wav.npz/y.wav"])
+def test_dir_targets_are_distinct_files_on_any_filesystem(rels):
+    out = Path("/out")
+    targets = writers.dir_targets(out, rels)
+    folded = [_fold(t) for t in targets]
+    assert len(set(folded)) == len(rels)
+    folders = {_fold(p) for t in targets for p in t.parents}
+    assert not folders & set(folded)  # no file where another input needs a folder
+    for t in targets:
+        assert out in t.parents and t.name.endswith(".npz")

@@ -52,6 +52,7 @@ class _Setup:
         self.partial = self.output.with_name(self.output.name + ".partial")
         self.pooling = opts.pooling or model.pooling
         self.spec = WindowSpec.of(model)
+        self.targets: list[Path] | None = None  # dir format: each input's file (writers.dir_targets)
 
 
 def run(opts: ExtractOptions, *, stdin: TextIO | None = None) -> int:
@@ -104,6 +105,8 @@ def _setup(opts: ExtractOptions, world: dist_.World, stdin: TextIO | None) -> tu
         opts.validate()
         fmt = writers.infer_format(opts.output, opts.fmt, opts.level)
         entries = discover(opts.source, extensions=opts.extensions, recursive=opts.recursive, stdin=stdin)
+        targets = (writers.dir_targets(Path(opts.output).expanduser(), [e.rel for e in entries])
+                   if fmt == "dir" else None)  # clashing names are resolved before any write
         if fmt == "parquet":  # fail now, not after hours of embedding
             from .parquet import import_pyarrow
             import_pyarrow()
@@ -118,6 +121,7 @@ def _setup(opts: ExtractOptions, world: dist_.World, stdin: TextIO | None) -> tu
         _error(f"cannot load the model: {e}")
         return None, USAGE
     setup = _Setup(opts, fmt, entries, model)
+    setup.targets = targets
     if world.is_main and fmt == "npz" and opts.level != "clip":
         _warn_npz_size(setup)
     return setup, OK
@@ -200,7 +204,7 @@ def _todo(setup: _Setup, world: dist_.World) -> list[tuple[int, str]]:
     """This rank's share of the inputs that are neither in a shard nor (dir output) already written."""
     done = store.summarize(setup.partial).finished()
     if setup.fmt == "dir" and not setup.opts.overwrite:
-        done |= {i for i, e in enumerate(setup.entries) if writers.dir_target(setup.output, e.rel).exists()}
+        done |= {i for i, t in enumerate(setup.targets or []) if t.exists()}
     pending = [(i, e.path) for i, e in enumerate(setup.entries) if i not in done]
     return pending[world.rank::world.size]
 
@@ -336,7 +340,7 @@ def _finish(setup: _Setup) -> int:
     spec = setup.spec
     plan = writers.Plan(setup.output, setup.fmt, setup.opts.level, np.dtype(setup.opts.storage_dtype),
                         [e.rel for e in setup.entries], setup.model.embedding_dim, spec.hop, spec.stride,
-                        spec.sample_rate, metadata(setup))
+                        spec.sample_rate, metadata(setup), setup.targets)
     try:
         rows = writers.write(plan, summary, setup.partial)
     except ImportError as e:  # parquet without pyarrow: the shards stay for a --resume with pyarrow

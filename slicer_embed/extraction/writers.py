@@ -9,7 +9,8 @@ Formats (by OUTPUT's extension, or ``--format``):
   levels ``frame_embeddings (sum T, D)``, ``frame_offsets (N+1,)`` int64 (file i owns rows
   ``offsets[i]:offsets[i+1]``), ``timestamps (sum T,)`` float64 centre seconds; ``metadata`` a JSON
   string. No object arrays: ``np.load(path)`` works with the default ``allow_pickle=False``;
-- ``dir``: one ``<relative path>.npz`` per input, mirroring the source tree;
+- ``dir``: one ``<relative path>.npz`` per input, mirroring the source tree (``dir_targets``: names
+  that would clash get a hash of the input's name);
 - ``parquet`` (pyarrow, optional): one row per clip (``path``, ``duration_s``, ``embedding``) or per
   frame (``path``, ``t_center_s``, ``embedding``), metadata JSON in the schema.
 
@@ -20,16 +21,18 @@ written under a temporary name and renamed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..atomic import atomic_write_text
-from ..paths import display, tsv_field
+from ..paths import display, to_bytes, tsv_field
 from .npyio import NpyRows, Stream, block_rows, save_npz
 from .pooling import frame_timestamps
 from .store import Summary, iter_file_frames, iter_shards
@@ -55,6 +58,7 @@ class Plan:
     stride: int
     sample_rate: int
     metadata: dict[str, Any]
+    targets: list[Path] | None = None  # dir format: each input's file (dir_targets), by input index
 
     @property
     def clip(self) -> bool:
@@ -117,6 +121,48 @@ def dir_target(output: Path, rel: str) -> Path:
              if p not in ("/", "")]
     parts = [p.replace(":", "_") for p in parts] or ["_"]
     return output.joinpath(*parts[:-1], parts[-1] + ".npz")
+
+
+def _fold(path: PurePosixPath | Path) -> str:
+    """A name as a case- and normalisation-insensitive filesystem compares it (macOS, Windows)."""
+    return unicodedata.normalize("NFC", str(path)).casefold()
+
+
+def _tagged(target: Path, rel: str) -> Path:
+    """``name.npz`` -> ``name.<8 hex digits of sha256(rel)>.npz``: the same for an input in every run."""
+    tag = hashlib.sha256(to_bytes(rel)).hexdigest()[:8]
+    return target.with_name(f"{target.name[:-len('.npz')]}.{tag}.npz")
+
+
+def dir_targets(output: Path, rels: Sequence[str]) -> list[Path]:
+    """Each input's file in a ``dir`` output, all distinct on any filesystem; computed before any write.
+
+    ``dir_target(rel)`` unless that name clashes, ignoring case and Unicode normalisation (one file on
+    macOS and Windows), with another input's (``a:b.flac`` and ``a_b.flac`` both give ``a_b.flac.npz``;
+    ``A.wav`` and ``a.wav``), or is a folder another input needs (``x.wav`` and ``x.wav.npz/y.wav``):
+    then each input of the clash gets ``dir_target(rel)`` with ``.<8 hex digits of sha256(rel)>``
+    before ``.npz``, a name that depends on that input alone. Raises ``OutputError`` if names still
+    clash (a hash collision: never seen).
+    """
+    base = [dir_target(output, r) for r in rels]
+    targets = list(base)
+    groups: dict[str, list[int]] = {}
+    for i, t in enumerate(base):
+        groups.setdefault(_fold(t), []).append(i)
+    folders = {_fold(p) for t in base for p in t.parents}
+    for key, members in groups.items():
+        if len(members) > 1 or key in folders:
+            for i in members:
+                targets[i] = _tagged(base[i], rels[i])
+    seen: dict[str, int] = {}
+    folders = {_fold(p) for t in targets for p in t.parents}
+    for i, t in enumerate(targets):
+        j = seen.setdefault(_fold(t), i)
+        if j != i or _fold(t) in folders:
+            other = display(rels[j]) if j != i else "another input's folder"
+            raise OutputError(f"{output}: inputs {display(rels[i])!r} and {other!r} would be written to the same "
+                              f"file {display(t)}; rename one, or write .npz/.npy/.parquet")
+    return targets
 
 
 def write_errors(output: Path, rels: list[str], failures: dict[int, str]) -> None:
@@ -294,7 +340,7 @@ def _write_dir(plan: Plan, summary: Summary, partial: Path) -> int:
                 _, t, blocks = next(frames)
                 members["frame_embeddings"] = Stream((t, plan.dim), plan.dtype, blocks)
                 members["timestamps"] = frame_timestamps(t, plan.hop, plan.stride, plan.sample_rate)
-            target = dir_target(plan.output, plan.rels[i])
+            target = plan.targets[i] if plan.targets is not None else dir_target(plan.output, plan.rels[i])
             target.parent.mkdir(parents=True, exist_ok=True)
             save_npz(target, members)
             n += 1
