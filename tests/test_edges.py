@@ -24,10 +24,17 @@ from test_extract_data import make_model, tone
 SR = 16000
 
 
-def _extract(*args, env=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "slicer_embed", "extract", *map(str, args)],
-                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
-                          timeout=timeout)
+def _extract(*args):
+    """``slicer-embed extract ARGS`` in this process (decoding inline): its exit status and stderr."""
+    import contextlib
+    import io
+    import types
+
+    from slicer_embed.commands.extract import main
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main([*map(str, args), "--num-workers", "0"])
+    return types.SimpleNamespace(returncode=code, stderr=err.getvalue())
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +91,7 @@ def test_resume_right_after_kill9_of_extract_is_not_refused(tmp_path, model_dir)
     orphans = [w for w in workers if Path(f"/proc/{w}").exists()]
     assert orphans, "the workers were gone before the lock could be tried"
     OutputLock(writers.lock_path(out), str(out)).acquire().release()  # free now, orphans or not
-    again = _extract(src, out, "--model", model_dir, "--resume", "--num-workers", "0", "-q")
+    again = _extract(src, out, "--model", model_dir, "--resume", "-q")
     assert "another process" not in again.stderr, again.stderr
     assert again.returncode == 0, again.stderr
     assert np.load(out).shape == (6, 2048)
@@ -211,3 +218,93 @@ def test_dir_targets_are_distinct_files_on_any_filesystem(rels):
     assert not folders & set(folded)  # no file where another input needs a folder
     for t in targets:
         assert out in t.parents and t.name.endswith(".npz")
+
+
+# -- 3. --resume checks a finished output against the new invocation ----------------------------------
+
+@pytest.fixture(scope="module")
+def two_sources(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sources")
+    g0, everything = root / "g0", root / "all"
+    g0.mkdir()
+    everything.mkdir()
+    for i in range(4):
+        x = tone(0.5 + 0.1 * i, SR, 250.0 + 30 * i, seed=i)
+        if i < 2:
+            sf.write(g0 / f"{i}.wav", x, SR)
+        sf.write(everything / f"{i}.wav", x, SR)
+    return g0, everything
+
+
+@pytest.mark.parametrize("fmt", ["npy", "npz", "parquet"])
+def test_resume_of_a_finished_output_from_another_source_is_an_error(two_sources, tmp_path, model_dir, fmt):
+    g0, everything = two_sources
+    out = tmp_path / f"rs.{fmt}"
+    assert _extract(g0, out, "--model", model_dir, "-q").returncode == 0
+    before = out.read_bytes()
+    again = _extract(everything, out, "--model", model_dir, "--resume", "-q")
+    assert again.returncode == 2, again.stderr
+    assert "already complete" not in again.stderr
+    assert str(g0) in again.stderr and str(everything) in again.stderr and "inputs" in again.stderr
+    assert out.read_bytes() == before
+    same = _extract(g0, out, "--model", model_dir, "--resume", "-q")  # the same run: nothing to do
+    assert same.returncode == 0 and "already complete" in same.stderr
+    other = _extract(g0, out, "--model", model_dir, "--resume", "--pooling", "mean", "-q")
+    assert other.returncode == 2 and "pooling" in other.stderr
+    dtype = _extract(g0, out, "--model", model_dir, "--resume", "--storage-dtype", "float16", "-q")
+    assert dtype.returncode == 2 and "storage_dtype" in dtype.stderr
+
+
+def test_resume_after_an_overwrite_killed_before_its_partial_folder_is_an_error(two_sources, tmp_path, model_dir):
+    """`extract g0 rs.npy`, then `extract all rs.npy --overwrite` killed while the model loads (no
+    partial folder yet), then `--resume`: the old output is from g0, not from all."""
+    g0, everything = two_sources
+    out = tmp_path / "rs.npy"
+    assert _extract(g0, out, "--model", model_dir, "-q").returncode == 0
+    proc = subprocess.Popen([sys.executable, "-m", "slicer_embed", "extract", str(everything), str(out),
+                             "--model", str(model_dir), "--overwrite"], stderr=subprocess.DEVNULL)
+    time.sleep(0.3)  # still importing torch: long before OUTPUT.partial/ exists
+    proc.kill()
+    proc.wait()
+    assert not (tmp_path / "rs.npy.partial").exists()
+    again = _extract(everything, out, "--model", model_dir, "--resume", "-q")
+    assert again.returncode == 2 and str(g0) in again.stderr, again.stderr
+    assert np.load(out).shape[0] == 2
+
+
+def test_resume_of_an_output_without_a_record_of_its_inputs_is_an_error(two_sources, tmp_path, model_dir):
+    g0, _ = two_sources
+    out = tmp_path / "old.npz"
+    np.savez(out, embeddings=np.zeros((2, 2048), np.float32), paths=np.array(["0.wav", "1.wav"]),
+             metadata=np.array("{}"))
+    again = _extract(g0, out, "--model", model_dir, "--resume", "-q")
+    assert again.returncode == 2 and "--overwrite" in again.stderr, again.stderr
+
+
+def test_resume_of_a_partial_from_another_source_names_both(two_sources, tmp_path, model_dir):
+    from slicer_embed.extraction import store
+    g0, everything = two_sources
+    out = tmp_path / "p.npz"
+    partial = tmp_path / "p.npz.partial"
+    partial.mkdir()
+    store.prepare(partial, {"inputs_sha256": "x", "n_inputs": 2}, resume=False, run={"source": str(g0)})
+    again = _extract(everything, out, "--model", model_dir, "--resume", "-q")
+    assert again.returncode == 2 and str(g0) in again.stderr and str(everything) in again.stderr, again.stderr
+
+
+def test_a_dir_output_never_keeps_a_file_made_for_another_input_or_model(two_sources, tmp_path, model_dir):
+    g0, everything = two_sources
+    out = tmp_path / "d"
+    assert _extract(g0, out, "--model", model_dir, "--format", "dir", "-q").returncode == 0
+    # adding audio to the source embeds only the new files (the documented use of a dir output)
+    assert _extract(everything, out, "--model", model_dir, "--format", "dir", "-q").returncode == 0
+    assert len(list(out.glob("*.npz"))) == 4
+    other = _extract(everything, out, "--model", model_dir, "--format", "dir", "--pooling", "max", "-q")
+    assert other.returncode == 2 and "pooling" in other.stderr and "0.wav.npz" in other.stderr, other.stderr
+    with np.load(out / "0.wav.npz") as z:  # a file that holds another input's embedding
+        members = {k: z[k] for k in z.files}
+    members["path"] = np.array("3.wav")
+    np.savez(out / "0.wav.npz", **members)
+    moved = _extract(everything, out, "--model", model_dir, "--format", "dir", "-q")
+    assert moved.returncode == 2 and "3.wav" in moved.stderr, moved.stderr
+    assert _extract(everything, out, "--model", model_dir, "--format", "dir", "--overwrite", "-q").returncode == 0

@@ -174,11 +174,69 @@ def _weights_id(model: Any) -> str:
     return h.hexdigest()
 
 
+# What a finished output must share with a run that would reuse it: how rows are computed and stored,
+# and (for one-file outputs) which inputs they come from. A dir output gathers inputs over runs.
+HOW_KEYS = ("model_weights", "pooling", "level", "sample_rate", "window", "precision", "fast_path", "storage_dtype")
+WHAT_KEYS = ("inputs_sha256", "n_inputs")
+
+
+def _expected(setup: _Setup) -> dict[str, Any]:
+    return {**fingerprint(setup), "storage_dtype": setup.opts.storage_dtype}
+
+
+def _finished_mismatch(setup: _Setup) -> str | None:
+    """None when the finished OUTPUT was made by this very run (same inputs, model, options), else why not."""
+    recorded = writers.read_metadata(setup.output, setup.fmt) or {}
+    old = recorded.get("fingerprint")
+    if not isinstance(old, dict):
+        return (f"{setup.output} records no fingerprint of the inputs and options that made it (written by an "
+                f"earlier build, or not by extract), so --resume cannot check it against {setup.opts.source!r}; "
+                f"pass --overwrite to replace it")
+    old = {**old, "storage_dtype": recorded.get("storage_dtype")}
+    new = _expected(setup)
+    diff = [k for k in (*WHAT_KEYS, *HOW_KEYS) if old.get(k) != new.get(k)]
+    if not diff:
+        return None
+    what = ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" if k not in WHAT_KEYS else k for k in diff)
+    return (f"{setup.output} was made from {recorded.get('source')!r} ({old.get('n_inputs')} inputs), not from "
+            f"this run's {setup.opts.source!r} ({new['n_inputs']} inputs) with these options: differs in {what}; "
+            f"pass --overwrite to replace it, or choose another OUTPUT")
+
+
+def _dir_mismatches(setup: _Setup) -> list[str]:
+    """Existing files of a dir output that this run would skip but that hold another input's
+    embedding, or were made with another model or options (the first few, as messages)."""
+    new = _expected(setup)
+    found: list[str] = []
+    for e, target in zip(setup.entries, setup.targets or []):
+        if not target.exists():
+            continue
+        got = writers.read_dir_file(target)
+        if got is None:
+            found.append(f"{target} is not a file written by extract")
+        elif got[0] != display(e.rel):
+            found.append(f"{target} holds {got[0]!r}, not {display(e.rel)!r}")
+        else:
+            meta = got[1]
+            old = {**(meta.get("fingerprint") or {}), "storage_dtype": meta.get("storage_dtype")}
+            diff = [k for k in HOW_KEYS if old.get(k) != new.get(k)]
+            if diff:
+                found.append(f"{target} was made with different " + ", ".join(
+                    f"{k} ({old.get(k)!r}, now {new.get(k)!r})" for k in diff))
+        if len(found) >= 3:
+            break
+    return found
+
+
 def _prepare_output(setup: _Setup) -> int:
     """Rank 0: decide whether OUTPUT may be (re)written, and set up OUTPUT.partial/."""
     opts, out, partial = setup.opts, setup.output, setup.partial
     if setup.fmt != "dir" and out.exists() and not opts.overwrite:
         if opts.resume and not partial.exists():
+            why = _finished_mismatch(setup)
+            if why:
+                _error(why)
+                return USAGE
             print(f"{out} is already complete; nothing to resume", file=sys.stderr)
             return _COMPLETE
         if not opts.resume:
@@ -190,9 +248,15 @@ def _prepare_output(setup: _Setup) -> int:
     if partial.exists() and not (opts.resume or opts.overwrite):
         _error(f"{partial} holds an interrupted run: pass --resume to continue it or --overwrite to start over")
         return USAGE
+    if setup.fmt == "dir" and not opts.overwrite:
+        bad = _dir_mismatches(setup)
+        if bad:
+            _error(f"{out} already holds files this run would skip but cannot use: {'; '.join(bad)}; pass "
+                   f"--overwrite to redo them all, or choose another folder")
+            return USAGE
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        store.prepare(partial, fingerprint(setup), resume=opts.resume)
+        store.prepare(partial, fingerprint(setup), resume=opts.resume, run={"source": opts.source})
         store.remove_orphan_spills(partial)  # frames of files a killed run had not finished
     except (store.StateMismatch, OSError) as e:
         _error(str(e))
@@ -330,6 +394,7 @@ def metadata(setup: _Setup) -> dict[str, Any]:
             "sample_rate": m.sample_rate, "window_seconds": m.window_seconds,
             "frame_hop_seconds": m.frame_hop_seconds, "pooling": setup.pooling, "level": setup.opts.level,
             "storage_dtype": setup.opts.storage_dtype, "source": setup.opts.source, **numerics(m),
+            "fingerprint": fingerprint(setup),  # checked by a later --resume on the finished output
             "options": setup.opts.to_dict(), "torch": torch.__version__, "numpy": np.__version__,
             "python": platform.python_version()}
 

@@ -165,6 +165,37 @@ def dir_targets(output: Path, rels: Sequence[str]) -> list[Path]:
     return targets
 
 
+def read_metadata(output: Path, fmt: str) -> dict[str, Any] | None:
+    """The metadata a finished OUTPUT records (sidecar, npz member, Parquet schema, dir metadata.json),
+    or None when there is none to read (not written by extract, or torn)."""
+    try:
+        if fmt == "npy":
+            meta = json.loads(sidecar_path(output).read_text(encoding="utf-8")).get("metadata")
+        elif fmt == "npz":
+            with np.load(output, allow_pickle=False) as z:
+                meta = json.loads(str(z["metadata"])) if "metadata" in z.files else None
+        elif fmt == "parquet":
+            from .parquet import import_pyarrow
+            _, pq = import_pyarrow()
+            raw = (pq.read_schema(str(output)).metadata or {}).get(b"slicer_embed")
+            meta = json.loads(raw) if raw is not None else None
+        else:
+            meta = json.loads((output / "metadata.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, AttributeError, ImportError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def read_dir_file(target: Path) -> tuple[str, dict[str, Any]] | None:
+    """(``path``, metadata) recorded in one ``dir`` output file, or None if it is not one of ours."""
+    try:
+        with np.load(target, allow_pickle=False) as z:
+            meta = json.loads(str(z["metadata"]))
+            return str(z["path"]), meta if isinstance(meta, dict) else {}
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+
+
 def write_errors(output: Path, rels: list[str], failures: dict[int, str]) -> None:
     """``OUTPUT.errors.tsv`` (path, reason) in input order; a stale one is removed when all succeeded."""
     path = errors_path(output)
