@@ -308,3 +308,164 @@ def test_a_dir_output_never_keeps_a_file_made_for_another_input_or_model(two_sou
     moved = _extract(everything, out, "--model", model_dir, "--format", "dir", "-q")
     assert moved.returncode == 2 and "3.wav" in moved.stderr, moved.stderr
     assert _extract(everything, out, "--model", model_dir, "--format", "dir", "--overwrite", "-q").returncode == 0
+
+
+# -- 5. read-only and full output filesystems -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_src(tmp_path_factory):
+    src = tmp_path_factory.mktemp("small") / "src"
+    src.mkdir()
+    for i in range(5):
+        sf.write(src / f"{i}.wav", tone(0.5 + 0.2 * i, SR, 220.0 + 40 * i, seed=i), SR)
+    return src
+
+
+def _one_clean_line(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def _no_temporaries(folder: Path) -> None:
+    left = [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
+    assert not left, left
+
+
+def _enospc(*_a, **_k):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_read_only_output_folder_is_one_line_and_exit_2(small_src, tmp_path, model_dir, monkeypatch):
+    import slicer_embed.locking as locking
+    real = locking.os.open
+
+    def read_only(path, *a, **k):
+        if str(path).endswith(".lock"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real(path, *a, **k)
+    monkeypatch.setattr(locking.os, "open", read_only)
+    out = tmp_path / "o" / "out.npy"
+    done = _extract(small_src, out, "--model", model_dir, "-q")
+    assert done.returncode == 2
+    line = _one_clean_line(done.stderr)
+    assert f"{out}.lock" in line and "Read-only file system" in line
+    assert not (tmp_path / "o" / "out.npy.partial").exists()
+
+
+@pytest.fixture(scope="module")
+def small_reference(small_src, model_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "ref.npz"
+    assert _extract(small_src, out, "--model", model_dir, "-q").returncode == 0
+    with np.load(out) as z:
+        return dict(zip(z["paths"].tolist(), z["embeddings"]))
+
+
+def _rows(out: Path, fmt: str) -> dict[str, np.ndarray]:
+    if fmt == "npy":
+        return dict(zip(json.loads(writers.sidecar_path(out).read_text())["paths"], np.load(out)))
+    if fmt == "npz":
+        with np.load(out) as z:
+            return dict(zip(z["paths"].tolist(), z["embeddings"]))
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+        t = pq.read_table(out)
+        return {p: np.asarray(e, np.float32) for p, e in zip(t["path"].to_pylist(), t["embedding"].to_pylist())}
+    rows = {}
+    for f in out.glob("*.npz"):
+        with np.load(f) as z:
+            rows[str(z["path"])] = z["embedding"]
+    return rows
+
+
+def _same_rows(got: dict, want: dict) -> None:
+    assert sorted(got) == sorted(want)
+    for k in want:
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-5, atol=1e-5)
+
+
+def test_a_full_disk_while_saving_shards_keeps_what_is_saved_for_resume(small_src, small_reference, tmp_path,
+                                                                        model_dir, monkeypatch):
+    from slicer_embed.extraction import npyio
+    real = npyio.write_npz
+    calls = []
+
+    def fills_up(f, members):  # the third shard meets a full disk halfway through
+        calls.append(1)
+        if len(calls) == 3:
+            f.write(b"x" * 100)
+            _enospc()
+        return real(f, members)
+    monkeypatch.setattr(npyio, "write_npz", fills_up)
+    out = tmp_path / "out.npz"
+    partial = tmp_path / "out.npz.partial"
+    done = _extract(small_src, out, "--model", model_dir, "--checkpoint-seconds", "0", "-q")
+    assert done.returncode == 2
+    line = _one_clean_line(done.stderr)
+    assert f"{partial}/shard-r0-" in line and "No space left on device" in line and "--resume" in line
+    assert not out.exists() and len(list(partial.glob("shard-*.npz"))) == 2
+    _no_temporaries(tmp_path)
+    monkeypatch.setattr(npyio, "write_npz", real)
+    again = _extract(small_src, out, "--model", model_dir, "--resume", "-q")
+    assert again.returncode == 0, again.stderr
+    _same_rows(_rows(out, "npz"), small_reference)
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
+@pytest.mark.parametrize("fmt", ["npy", "npz", "parquet", "dir"])
+def test_a_full_or_read_only_disk_at_the_end_leaves_no_output_and_resumes(small_src, small_reference, tmp_path,
+                                                                         model_dir, monkeypatch, fmt, code):
+    from slicer_embed.extraction import npyio
+
+    def fails(*_a, **_k):
+        raise OSError(code, os.strerror(code))
+    out = tmp_path / ("out" if fmt == "dir" else f"out.{fmt}")
+    if fmt == "dir":
+        monkeypatch.setattr(writers, "save_npz", fails)
+    else:
+        monkeypatch.setattr(npyio.NpyRows, "write", fails)
+    done = _extract(small_src, out, "--model", model_dir, "--format", fmt, "-q")
+    assert done.returncode == 2
+    line = _one_clean_line(done.stderr)
+    assert str(out) in line and os.strerror(code) in line and "--resume" in line
+    assert not list(out.glob("*.npz")) if fmt == "dir" else not out.exists()
+    _no_temporaries(tmp_path)
+    monkeypatch.undo()
+    again = _extract(small_src, out, "--model", model_dir, "--format", fmt, "--resume", "-q")
+    assert again.returncode == 0, again.stderr
+    _same_rows(_rows(out, fmt), small_reference)
+
+
+def _can_mount_tmpfs() -> bool:
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
+                           capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(sys.platform != "linux" or not _can_mount_tmpfs(),
+                    reason="needs unshare -m and mount (root in a container or user namespaces)")
+def test_a_real_full_and_read_only_tmpfs(small_src, small_reference, tmp_path, model_dir):
+    """A 40 KiB tmpfs (in a private mount namespace): the run fills it, says so in one line and exits
+    2; grown to 16 MiB, --resume finishes it. Remounted read-only: one line, exit 2."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    cmd = [sys.executable, "-m", "slicer_embed", "extract", str(small_src), f"{mnt}/out.npz", "--model",
+           str(model_dir), "--num-workers", "0", "--checkpoint-seconds", "0", "-q"]
+    q = " ".join(f"'{c}'" for c in cmd)
+    script = f"""
+mount -t tmpfs -o size=40k tmpfs {mnt}
+{q} 2> {tmp_path}/full.err; echo $? > {tmp_path}/full.rc
+mount -o remount,size=16m {mnt}
+{q} --resume 2> {tmp_path}/resume.err; echo $? > {tmp_path}/resume.rc
+cp {mnt}/out.npz {tmp_path}/out.npz
+mount -o remount,ro {mnt}
+{q} --overwrite 2> {tmp_path}/ro.err; echo $? > {tmp_path}/ro.rc
+"""
+    subprocess.run(["unshare", "-m", "sh", "-c", script], check=True, timeout=600,
+                   env={**os.environ, "OMP_NUM_THREADS": "1"})
+    rc = {k: int((tmp_path / f"{k}.rc").read_text()) for k in ("full", "resume", "ro")}
+    err = {k: (tmp_path / f"{k}.err").read_text() for k in ("full", "resume", "ro")}
+    assert rc["full"] == 2 and "No space left on device" in _one_clean_line(err["full"]), err["full"]
+    assert rc["resume"] == 0, err["resume"]
+    _same_rows(_rows(tmp_path / "out.npz", "npz"), small_reference)
+    assert rc["ro"] == 2 and "Read-only file system" in _one_clean_line(err["ro"]), err["ro"]

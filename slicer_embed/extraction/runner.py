@@ -79,6 +79,9 @@ def _run(opts: ExtractOptions, world: dist_.World, stdin: TextIO | None) -> int:
             except OutputLocked as e:
                 _error(str(e))
                 status = USAGE
+            except OSError as e:  # a read-only or full filesystem, no permission
+                _error(_fs_error(e, lock.path, "cannot create the output lock"))
+                status = USAGE
         status = dist_.max_all(world, status)
         if status:
             return status
@@ -87,9 +90,15 @@ def _run(opts: ExtractOptions, world: dist_.World, stdin: TextIO | None) -> int:
             return SOME_FAILED if writers.errors_path(setup.output).is_file() else OK
         if status:
             return status
-        stopped = dist_.max_all(world, _embed_share(setup, world))
+        try:
+            stopped = _embed_share(setup, world)
+        except OSError as e:  # a shard or spill file could not be written: say so once, keep what is saved
+            _error(_fs_error(e, setup.partial, "cannot save finished work") + f"; the work saved so far stays in "
+                   f"{setup.partial} for --resume once the cause is fixed")
+            stopped = USAGE
+        stopped = dist_.max_all(world, stopped)
         if stopped:
-            return SOME_FAILED
+            return SOME_FAILED if stopped == _STOPPED else stopped
         status = _finish(setup) if world.is_main else OK
         return dist_.max_all(world, status)
     finally:
@@ -98,6 +107,16 @@ def _run(opts: ExtractOptions, world: dist_.World, stdin: TextIO | None) -> int:
 
 def _error(msg: str) -> None:
     print(f"slicer-embed extract: error: {msg}", file=sys.stderr)
+
+
+def _fs_error(e: OSError, where: Path, doing: str) -> str:
+    """One line for a filesystem error: what failed, the path (the error's own, else ``where``), the cause.
+
+    ``os.pwrite`` and zip members raise without a file name; the folder or file being written is named
+    then."""
+    path = e.filename if e.filename is not None else where
+    cause = e.strerror or str(e) or type(e).__name__
+    return f"{doing}: {display(path)}: {cause}"
 
 
 def _setup(opts: ExtractOptions, world: dist_.World, stdin: TextIO | None) -> tuple[Any, int]:
@@ -258,8 +277,11 @@ def _prepare_output(setup: _Setup) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         store.prepare(partial, fingerprint(setup), resume=opts.resume, run={"source": opts.source})
         store.remove_orphan_spills(partial)  # frames of files a killed run had not finished
-    except (store.StateMismatch, OSError) as e:
+    except store.StateMismatch as e:
         _error(str(e))
+        return USAGE
+    except OSError as e:
+        _error(_fs_error(e, partial, "cannot prepare the output"))
         return USAGE
     return OK
 
@@ -410,6 +432,10 @@ def _finish(setup: _Setup) -> int:
         rows = writers.write(plan, summary, setup.partial)
     except ImportError as e:  # parquet without pyarrow: the shards stay for a --resume with pyarrow
         _error(str(e))
+        return USAGE
+    except OSError as e:  # a full or read-only disk at the end: every shard is kept for --resume
+        _error(_fs_error(e, setup.output, "cannot write the output") + f"; the embedded work stays in "
+               f"{setup.partial}: free space (or fix the cause) and rerun with --resume")
         return USAGE
     shutil.rmtree(setup.partial, ignore_errors=True)
     n_fail = len(summary.failures)

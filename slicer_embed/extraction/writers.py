@@ -308,17 +308,27 @@ def _commit_npy(arr: "np.ndarray | NpyRows", output: Path, sidecar: dict[str, An
         staged = arr.path
     else:
         staged = output.with_name(f".{output.name}.staged.tmp")
-        with open(staged, "wb") as f:
-            np.save(f, arr)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(staged, "wb") as f:
+                np.save(f, arr)
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
     rows = arr.rows if isinstance(arr, NpyRows) else int(arr.shape[0])
     sidecar = {**sidecar, "rows": rows, "array_sha256": file_sha256(staged)}
     staged_side = side.with_name(f".{side.name}.staged.tmp")
-    with open(staged_side, "w", encoding="utf-8") as f:
-        f.write(json.dumps(sidecar, indent=1))
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(staged_side, "w", encoding="utf-8") as f:
+            f.write(json.dumps(sidecar, indent=1))
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:  # a full disk: no staged file left beside the output
+        staged_side.unlink(missing_ok=True)
+        if not isinstance(arr, NpyRows):  # ours; the NpyRows file belongs to the partial folder
+            staged.unlink(missing_ok=True)
+        raise
     side.unlink(missing_ok=True)
     _remove_legacy_sidecar(output)
     _fsync_dir(output.parent)
