@@ -39,6 +39,27 @@ def check_sample_rate(sample_rate: object, what: str = "sample_rate") -> int:
     return int(sample_rate)
 
 
+MAX_UPSAMPLING = 16
+"""Input rates below 1/16 of the model's (1000 Hz for 16 kHz) are refused. Nothing is recorded that
+slowly, so such a rate is a mistake (a duration or a frame count passed as the rate), and resampling
+would invent the audio: 24,000 samples at 1 Hz would become 6.7 hours at 16 kHz (it ran for over 10
+minutes at 1.9 GB); 240 samples, 4 minutes of made-up audio embedded without a word."""
+
+
+def min_sample_rate(model_rate: int) -> int:
+    """The lowest input rate accepted for a model at ``model_rate`` Hz (1000 Hz for 16 kHz)."""
+    return -(-int(model_rate) // MAX_UPSAMPLING)
+
+
+def check_ratio(sr_in: int, sr_out: int, what: str = "audio") -> None:
+    """Raise ``ValueError`` when ``sr_in`` is below ``min_sample_rate(sr_out)`` (see ``MAX_UPSAMPLING``)."""
+    low = min_sample_rate(sr_out)
+    if sr_in < low:
+        raise ValueError(f"{what}: a sample rate of {sr_in} Hz is below {low} Hz, the lowest accepted "
+                         f"(1/{MAX_UPSAMPLING} of the model's {sr_out} Hz): upsampling that far would make up "
+                         f"the audio; check the rate (a duration or frame count passed as the rate?)")
+
+
 def to_float32(x: np.ndarray, what: str = "audio") -> np.ndarray:
     """Convert PCM of any common dtype to float32; integer PCM is scaled to [-1, 1)."""
     dt = x.dtype
@@ -89,10 +110,12 @@ def check_layout(shape: tuple[int, ...], what: str = "audio") -> None:
                          f"channels (x.mean(axis=1)) or pass a file path, or pass (clips, samples)")
 
 
-def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """Resample a 1-D float32 clip with soxr (HQ). Returns the input unchanged when rates match."""
+def resample(x: np.ndarray, sr_in: int, sr_out: int, what: str = "audio") -> np.ndarray:
+    """Resample a 1-D float32 clip with soxr (HQ). Returns the input unchanged when rates match.
+    Raises ``ValueError`` naming ``what`` for an ``sr_in`` below ``min_sample_rate(sr_out)``."""
     if sr_in == sr_out:
         return x
+    check_ratio(sr_in, sr_out, what)
     y = soxr.resample(x, sr_in, sr_out, quality=RESAMPLE_QUALITY)
     if y.size == 0 and x.size > 0:
         # a clip shorter than one output sample (1 sample at 48 kHz -> 16 kHz) still has a duration:
@@ -181,6 +204,11 @@ def stream_audio(path: str | os.PathLike, sample_rate: int, block_seconds: float
     total, emitted, dc = 0, 0, 0.0
     with _open(path) as f:
         sr_in = f.samplerate
+        if sr_in != sample_rate:
+            try:
+                check_ratio(sr_in, sample_rate, display(path))
+            except ValueError as e:
+                raise AudioDecodeError(str(e)) from None
         stream = None if sr_in == sample_rate else soxr.ResampleStream(
             sr_in, sample_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY)
         block = max(1024, int(block_seconds * sr_in))

@@ -289,7 +289,7 @@ class SlicerModel(nn.Module):
                                  f"list of numbers is taken as one clip, but this list mixes types)")
             x = _audio.check_clip(_audio.to_float32(a, name), name)
             _audio.warn_if_clipped(x, name)
-            clips.append(_audio.resample(x, sr, self.sample_rate))
+            clips.append(_audio.resample(x, sr, self.sample_rate, name))
         return clips, like, single
 
     @staticmethod

@@ -469,3 +469,73 @@ mount -o remount,ro {mnt}
     assert rc["resume"] == 0, err["resume"]
     _same_rows(_rows(tmp_path / "out.npz", "npz"), small_reference)
     assert rc["ro"] == 2 and "Read-only file system" in _one_clean_line(err["ro"]), err["ro"]
+
+
+# -- 6. absurd upsampling ratios -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def rnd_model():
+    import slicer_embed
+    return slicer_embed.create_model(seed=0)
+
+
+@pytest.mark.parametrize("n", [240, 24_000])
+@pytest.mark.parametrize("rate", [1, 999])
+def test_rates_below_a_16th_of_the_models_are_refused_at_once(rnd_model, n, rate):
+    x = tone(n / 16000, SR)[:n]
+    t = time.monotonic()
+    with pytest.raises(ValueError, match=rf"{rate} Hz.*1000 Hz"):
+        rnd_model.embed(x, rate)
+    with pytest.raises(ValueError, match=rf"{rate} Hz"):
+        rnd_model.embed_frames(x, rate)
+    with pytest.raises(ValueError, match=rf"{rate} Hz"):
+        rnd_model.stream(sample_rate=rate)
+    assert time.monotonic() - t < 1.0
+
+
+def test_the_lowest_accepted_rate_embeds(rnd_model):
+    e = rnd_model.embed(tone(1.0, 1000)[:1000], 1000)
+    assert e.shape == (2048,) and np.isfinite(e).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=1, max_value=10**7), st.integers(min_value=1, max_value=400))
+def test_any_rate_embeds_or_is_refused_for_its_ratio(rate, n):
+    import slicer_embed
+    model = _small_model()
+    x = np.full(n, 0.1, np.float32)
+    try:
+        e = model.embed(x, rate)
+    except ValueError as err:
+        assert rate * 16 < model.sample_rate and "Hz" in str(err)
+        return
+    assert rate * 16 >= model.sample_rate and np.isfinite(e).all()
+    del slicer_embed
+
+
+_SMALL: list = []
+
+
+def _small_model():
+    if not _SMALL:
+        import slicer_embed
+        _SMALL.append(slicer_embed.create_model(seed=0))
+    return _SMALL[0]
+
+
+def test_a_file_at_an_absurd_rate_is_a_reported_failure(tmp_path, model_dir):
+    src = tmp_path / "src"
+    src.mkdir()
+    sf.write(src / "one_hz.wav", np.full(24_000, 0.1, np.float32), 1)
+    sf.write(src / "ok.wav", tone(1.0, SR), SR)
+    out = tmp_path / "o.npz"
+    done = _extract(src, out, "--model", model_dir, "-q")
+    assert done.returncode == 1
+    tsv = writers.errors_path(out).read_text().splitlines()
+    assert len(tsv) == 2 and tsv[1].startswith("one_hz.wav\t") and "1 Hz" in tsv[1]
+
+
+def test_stream_refuses_an_absurd_rate(tmp_path, model_dir):
+    r = subprocess.run([sys.executable, "-m", "slicer_embed", "stream", "-", "--raw", "s16le", "--rate", "2",
+                        "--model", str(model_dir)], input=b"\x00\x01" * 100, capture_output=True, timeout=120)
+    assert r.returncode == 2 and b"2 Hz" in r.stderr and b"Traceback" not in r.stderr, r.stderr
