@@ -7,10 +7,11 @@ the dtype or the rate at fault.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import soundfile as sf
@@ -201,42 +202,77 @@ def stream_audio(path: str | os.PathLike, sample_rate: int, block_seconds: float
     never sits in memory at once. Raises ``AudioDecodeError`` naming the file on any failure,
     including files that decode to no samples or to NaN/Inf.
     """
-    total, emitted, dc = 0, 0, 0.0
     with _open(path) as f:
-        sr_in = f.samplerate
-        if sr_in != sample_rate:
-            try:
-                check_ratio(sr_in, sample_rate, display(path))
-            except ValueError as e:
-                raise AudioDecodeError(str(e)) from None
-        stream = None if sr_in == sample_rate else soxr.ResampleStream(
-            sr_in, sample_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY)
-        block = max(1024, int(block_seconds * sr_in))
+        yield from _stream_open(f, display(path), sample_rate, block_seconds)
+
+
+def _open_bytes(data: bytes, name: str) -> sf.SoundFile:
+    if len(data) == 0:
+        raise AudioDecodeError(f"{name}: is empty (0 bytes)")
+    try:
+        return sf.SoundFile(io.BytesIO(data))
+    except Exception as e:  # libsndfile's own message says what it could not parse
+        raise AudioDecodeError(f"{name}: cannot decode as audio ({_short(e)})") from e
+
+
+def decode_value(value: Mapping[str, Any], sample_rate: int, what: str = "audio") -> tuple[np.ndarray, int]:
+    """An undecoded Hugging Face datasets Audio value (``Audio(decode=False)``: ``{"bytes", "path"}``)
+    as (mono float32 clip at ``sample_rate``, the file's own rate), with this package's decoder
+    (libsndfile + soxr: no torchcodec, no FFmpeg). ``bytes`` win over ``path`` (Hub datasets carry
+    the file's bytes and its name inside the archive); else ``path`` is read. Raises
+    ``AudioDecodeError`` naming ``what`` (and the path) when it cannot be decoded."""
+    data, path = value.get("bytes"), value.get("path")
+    name = f"{what} ({display(path)})" if path else what
+    if data is not None:
+        with _open_bytes(bytes(data), name) as f:
+            rate = f.samplerate
+            chunks = list(_stream_open(f, name, sample_rate, 30.0))
+    elif path:
+        with _open(path) as f:
+            rate = f.samplerate
+            chunks = list(_stream_open(f, f"{what} ({display(path)})", sample_rate, 30.0))
+    else:
+        raise ValueError(f"{what} is an undecoded Audio value with neither bytes nor a path")
+    return np.concatenate(chunks), rate
+
+
+def _stream_open(f: sf.SoundFile, name: str, sample_rate: int, block_seconds: float) -> Iterator[np.ndarray]:
+    """``stream_audio`` of an open SoundFile; ``name`` names it in errors."""
+    total, emitted, dc = 0, 0, 0.0
+    sr_in = f.samplerate
+    if sr_in != sample_rate:
         try:
-            while True:
-                data = f.read(block, dtype="float32", always_2d=True)
-                last = len(data) < block
-                mono = np.ascontiguousarray(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0])
-                peak = float(np.max(np.abs(mono))) if mono.size else 0.0  # NaN/Inf if any sample is
-                if not np.isfinite(peak):
-                    raise AudioDecodeError(f"{display(path)}: decoded samples contain NaN/Inf")
-                if peak > MAX_ABS_AMPLITUDE:
-                    raise AudioDecodeError(f"{display(path)}: float samples peak at {peak:.3g}, "
-                                           f"far outside [-1, 1] (a corrupt or mis-scaled float file)")
-                total += len(mono)
-                dc += float(mono.sum(dtype=np.float64))
-                out = mono if stream is None else stream.resample_chunk(mono, last=last)
-                if len(out):
-                    emitted += len(out)
-                    yield out.astype(np.float32, copy=False)
-                if last:
-                    break
-        except AudioDecodeError:
-            raise
-        except Exception as e:
-            raise AudioDecodeError(f"{display(path)}: decoding failed after {total} samples ({_short(e)})") from e
+            check_ratio(sr_in, sample_rate, name)
+        except ValueError as e:
+            raise AudioDecodeError(str(e)) from None
+    stream = None if sr_in == sample_rate else soxr.ResampleStream(
+        sr_in, sample_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY)
+    block = max(1024, int(block_seconds * sr_in))
+    try:
+        while True:
+            data = f.read(block, dtype="float32", always_2d=True)
+            last = len(data) < block
+            mono = np.ascontiguousarray(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0])
+            peak = float(np.max(np.abs(mono))) if mono.size else 0.0  # NaN/Inf if any sample is
+            if not np.isfinite(peak):
+                raise AudioDecodeError(f"{name}: decoded samples contain NaN/Inf")
+            if peak > MAX_ABS_AMPLITUDE:
+                raise AudioDecodeError(f"{name}: float samples peak at {peak:.3g}, "
+                                       f"far outside [-1, 1] (a corrupt or mis-scaled float file)")
+            total += len(mono)
+            dc += float(mono.sum(dtype=np.float64))
+            out = mono if stream is None else stream.resample_chunk(mono, last=last)
+            if len(out):
+                emitted += len(out)
+                yield out.astype(np.float32, copy=False)
+            if last:
+                break
+    except AudioDecodeError:
+        raise
+    except Exception as e:
+        raise AudioDecodeError(f"{name}: decoding failed after {total} samples ({_short(e)})") from e
     if total == 0:
-        raise AudioDecodeError(f"{display(path)}: contains no audio samples (zero length)")
+        raise AudioDecodeError(f"{name}: contains no audio samples (zero length)")
     if emitted == 0:  # shorter than one output sample: one sample, as ``resample`` does for arrays
         yield np.asarray([dc / total], dtype=np.float32)
 
