@@ -539,3 +539,64 @@ def test_stream_refuses_an_absurd_rate(tmp_path, model_dir):
     r = subprocess.run([sys.executable, "-m", "slicer_embed", "stream", "-", "--raw", "s16le", "--rate", "2",
                         "--model", str(model_dir)], input=b"\x00\x01" * 100, capture_output=True, timeout=120)
     assert r.returncode == 2 and b"2 Hz" in r.stderr and b"Traceback" not in r.stderr, r.stderr
+
+
+# -- 8. the small ones -------------------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _stubs(tmp_path: Path) -> dict:
+    """PATH stubs: root, apt-get whose lock is held by another process, python3 that logs its pip calls."""
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    (bin_ / "id").write_text("#!/bin/sh\necho 0\n")
+    (bin_ / "dpkg-query").write_text("#!/bin/sh\nexit 1\n")
+    (bin_ / "apt-get").write_text(f"#!/bin/sh\necho \"apt-get $*\" >> {tmp_path}/calls\n"
+                                  "echo 'E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process "
+                                  "4242 (apt-get)' >&2\nexit 100\n")
+    (bin_ / "python3").write_text("#!/bin/sh\ncase \"$1\" in -c) echo 'the virtual environment /venv'; exit 0;; esac\n"
+                                  f"echo \"python3 $*\" >> {tmp_path}/calls\n")
+    for f in bin_.iterdir():
+        f.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_}:{os.environ['PATH']}"}
+
+
+def test_install_dev_says_what_goes_system_wide_and_survives_a_held_apt_lock(tmp_path):
+    env = _stubs(tmp_path)
+    r = subprocess.run(["bash", str(REPO / "scripts" / "install-dev.sh")], env=env, capture_output=True, text=True,
+                       timeout=60)
+    calls = (tmp_path / "calls").read_text().splitlines()
+    plan = r.stdout.index("system-wide, with apt-get")
+    assert plan < r.stdout.index("install-audio-tools: installing")  # said before apt runs
+    assert "sox" in r.stdout[plan:plan + 200]
+    assert "another apt or dpkg process holds the package lock" in r.stderr
+    assert any(c.startswith("python3 -m pip install") and "-e .[dev]" in c for c in calls), calls
+    assert r.returncode == 1 and "sudo bash scripts/install-audio-tools.sh" in r.stderr
+    (tmp_path / "calls").unlink()
+    r = subprocess.run(["bash", str(REPO / "scripts" / "install-dev.sh"), "--no-apt"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert r.returncode == 0 and not any(c.startswith("apt-get") for c in calls) and "apt-get" not in r.stdout
+
+
+def test_gitignore_ignores_the_readmes_venv(tmp_path):
+    """The project's .gitignore alone (in a fresh repository: no info/exclude or global excludes)."""
+    (tmp_path / ".gitignore").write_text((REPO / ".gitignore").read_text())
+    git = ["git", "-c", "core.excludesFile=/dev/null"]
+    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
+    r = subprocess.run([*git, "check-ignore", "-q", ".venv/bin/python"], cwd=tmp_path)
+    assert r.returncode == 0
+    assert "python3 -m venv .venv" in (REPO / "README.md").read_text()
+
+
+def test_stream_help_offers_only_the_formats_it_takes(capsys):
+    from slicer_embed.commands import stream
+    parser = stream.build_parser()
+    fmt = next(a for a in parser._actions if "--format" in a.option_strings)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--help"])
+    text = capsys.readouterr().out + (stream.__doc__ or "")
+    import re
+    named = set(re.findall(r"--format[ =]([\w-]+)", text))
+    assert named and named <= set(fmt.choices), named
