@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import stat
 import warnings
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -136,19 +138,34 @@ def warn_if_clipped(x: np.ndarray, what: str = "audio") -> None:
 # Files
 # ---------------------------------------------------------------------------------------------
 
+def file_kind(mode: int) -> str:
+    """``"a FIFO"``, ``"a socket"``, ... for a ``st_mode`` that is not a regular file's."""
+    for test, kind in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return kind
+    return "not a file"
+
+
 def _open(path: str | os.PathLike) -> sf.SoundFile:
     p = Path(path)
     name = display(p)  # messages are valid UTF-8 even for names that are not
-    if not p.exists():
-        raise AudioDecodeError(f"{name}: no such file")
-    if p.is_dir():
+    try:
+        st = os.stat(to_bytes(p))
+    except FileNotFoundError:
+        raise AudioDecodeError(f"{name}: no such file") from None
+    except OSError as e:  # a symlink loop (ELOOP), no permission to a folder on the way, ...
+        raise AudioDecodeError(f"{name}: cannot read ({e.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
         raise AudioDecodeError(f"{name}: is a directory, not an audio file")
-    if p.stat().st_size == 0:
+    if not stat.S_ISREG(st.st_mode):  # never opened: a FIFO would block until someone writes to it
+        raise AudioDecodeError(f"{name}: not a regular file ({file_kind(st.st_mode)})")
+    if st.st_size == 0:
         raise AudioDecodeError(f"{name}: file is empty (0 bytes)")
     try:
         f = sf.SoundFile(to_bytes(p))  # bytes: soundfile cannot encode undecodable names itself
     except Exception as e:  # libsndfile's own message says what it could not parse
-        why = _short(e)
+        why = _libsndfile_reason(e)
         if "does not exist" in why:  # libsndfile's wording for some unrecognised data (e.g. text as .mp3)
             why = "format not recognised"
         raise AudioDecodeError(f"{name}: cannot decode as audio ({why})") from e
@@ -184,6 +201,15 @@ def _wav_missing_bytes(p: Path) -> int:
     return 0
 
 
+def _libsndfile_reason(e: BaseException) -> str:
+    """libsndfile's reason alone: soundfile's message starts with the name as Python bytes
+    (``Error opening b'x.wav': ...``), which the caller already shows as text."""
+    reason = getattr(e, "error_string", None)
+    if isinstance(reason, str) and reason.strip():
+        return reason.strip()
+    return re.sub(r"^Error opening b?(['\"]).*?\1: ?", "", _short(e)) or type(e).__name__
+
+
 def _short(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[-1] if text else type(e).__name__
@@ -212,7 +238,7 @@ def _open_bytes(data: bytes, name: str) -> sf.SoundFile:
     try:
         return sf.SoundFile(io.BytesIO(data))
     except Exception as e:  # libsndfile's own message says what it could not parse
-        raise AudioDecodeError(f"{name}: cannot decode as audio ({_short(e)})") from e
+        raise AudioDecodeError(f"{name}: cannot decode as audio ({_libsndfile_reason(e)})") from e
 
 
 def decode_value(value: Mapping[str, Any], sample_rate: int, what: str = "audio") -> tuple[np.ndarray, int]:

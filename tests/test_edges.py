@@ -600,3 +600,38 @@ def test_stream_help_offers_only_the_formats_it_takes(capsys):
     import re
     named = set(re.findall(r"--format[ =]([\w-]+)", text))
     assert named and named <= set(fmt.choices), named
+
+
+def test_skip_messages_name_files_as_text_and_special_files_never_block(tmp_path, model_dir):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "fake.wav").write_text("hello, this is not audio at all\n" * 5)
+    os.mkfifo(src / "x.wav")  # opening it would wait for a writer forever
+    os.symlink("loop_b.wav", src / "loop_a.wav")
+    os.symlink("loop_a.wav", src / "loop_b.wav")
+    sf.write(src / "ok.wav", tone(1.0, SR), SR)
+    out = tmp_path / "o.npz"
+    r = subprocess.run([sys.executable, "-m", "slicer_embed", "extract", str(src), str(out), "--model",
+                        str(model_dir), "-q"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stderr
+    reasons = dict(line.split("\t") for line in writers.errors_path(out).read_text().splitlines()[1:])
+    assert "b'" not in r.stderr and not any("b'" in v for v in reasons.values()), r.stderr
+    assert reasons["fake.wav"] == "cannot decode as audio (Format not recognised.)"
+    assert reasons["x.wav"] == "not a regular file (a FIFO)"
+    assert "symbolic links" in reasons["loop_a.wav"]
+    fifo_source = _extract(src / "x.wav", tmp_path / "f.npz", "--model", model_dir, "-q")
+    assert fifo_source.returncode == 2 and "not a regular file (a FIFO)" in fifo_source.stderr
+
+
+def test_text_lists_keep_spaces_in_names(tmp_path, model_dir):
+    from slicer_embed.extraction.sources import discover
+    for name in ("  leading space.wav", "trailing space.wav ", "#hash.wav"):
+        sf.write(tmp_path / name, tone(0.5, SR), SR, format="WAV")
+    lst = tmp_path / "list.txt"
+    lst.write_text("# a comment\n  leading space.wav\n\ntrailing space.wav \n\\#hash.wav\n")
+    entries = discover(str(lst))
+    assert [e.rel for e in entries] == ["  leading space.wav", "trailing space.wav ", "#hash.wav"]
+    done = _extract(lst, tmp_path / "o.npz", "--model", model_dir, "-q")
+    assert done.returncode == 0, done.stderr
+    with np.load(tmp_path / "o.npz") as z:
+        assert z["paths"].tolist() == ["  leading space.wav", "trailing space.wav ", "#hash.wav"]

@@ -434,7 +434,17 @@ def _hostile_corpus(root: Path) -> dict[str, str | None]:
     expect["bad/flac_cut.flac"] = ""  # reported (libsndfile's wording varies) or embedded short: see below
     os.symlink("loop_b.wav", bad / "loop_a.wav")
     os.symlink("loop_a.wav", bad / "loop_b.wav")
+    expect["bad/loop_a.wav"] = expect["bad/loop_b.wav"] = "symbolic links"
     os.mkfifo(bad / "fifo.wav")
+    expect["bad/fifo.wav"] = "not a regular file (a FIFO)"  # never opened: it would wait for a writer
+    sf.write(bad / "rate_1hz.wav", np.full(24_000, 0.1, np.float32), 1)  # 6.7 h at 16 kHz if upsampled
+    expect["bad/rate_1hz.wav"] = "1 Hz is below 1000 Hz"
+    sf.write(bad / "rate_999hz.wav", np.full(999, 0.1, np.float32), 999)
+    expect["bad/rate_999hz.wav"] = "999 Hz is below 1000 Hz"
+    sf.write(root / "ok/rate_1000hz.wav", np.full(1000, 0.1, np.float32), 1000)
+    expect["ok/rate_1000hz.wav"] = None
+    (bad / "text.flac").write_text("not audio either\n" * 20)
+    expect["bad/text.flac"] = "cannot decode as audio (Format not recognised.)"  # no b'...' in reasons
     return expect
 
 
@@ -460,9 +470,7 @@ def test_hostile_corpus_every_file_gets_its_expected_outcome(tmp_path, model_dir
             assert name in failed and want in failed[name], (name, failed.get(name))
         else:
             assert (name in failed) != (name in embedded), name
-    # symlink loops and the FIFO are not regular files: never opened (a FIFO would block), never listed
-    for name in ("bad/loop_a.wav", "bad/loop_b.wav", "bad/fifo.wav"):
-        assert name not in embedded
+    assert not any("b'" in reason for reason in failed.values())  # names are text, not Python bytes
 
 
 def test_kill9_of_extract_leaves_no_worker_tracebacks_or_orphans(tmp_path, model_dir):
