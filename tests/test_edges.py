@@ -635,3 +635,54 @@ def test_text_lists_keep_spaces_in_names(tmp_path, model_dir):
     assert done.returncode == 0, done.stderr
     with np.load(tmp_path / "o.npz") as z:
         assert z["paths"].tolist() == ["  leading space.wav", "trailing space.wav ", "#hash.wav"]
+
+
+def test_a_model_with_integer_weights_is_refused_for_its_dtype(tmp_path, model_dir):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    import slicer_embed
+    from slicer_embed.hub import WeightsError
+    m = tmp_path / "m"
+    shutil.copytree(model_dir, m)
+    tensors = load_file(str(m / "model.safetensors"))
+    save_file({k: v.to(__import__("torch").int32) if v.is_floating_point() else v for k, v in tensors.items()},
+              str(m / "model.safetensors"))
+    cfg = json.loads((m / "config.json").read_text())
+    cfg["provenance"].pop("weights_sha256", None)
+    (m / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(WeightsError, match=r"model.safetensors.*int32.*floating-point"), \
+            __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore")
+        slicer_embed.load(m)
+
+
+@pytest.mark.parametrize("name", ["", "  "])
+def test_an_empty_model_name_is_a_clear_error(name):
+    import slicer_embed
+    from slicer_embed.hub import ModelNotFoundError
+    with pytest.raises(ModelNotFoundError, match="model name is empty"):
+        slicer_embed.load(name)
+
+
+def test_extract_with_an_empty_model_name(tmp_path):
+    sf.write(tmp_path / "a.wav", tone(0.5, SR), SR)
+    done = _extract(tmp_path / "a.wav", tmp_path / "o.npz", "--model", "")
+    assert done.returncode == 2 and "model name is empty" in done.stderr, done.stderr
+    assert "config.json" not in done.stderr
+
+
+def test_info_prints_the_provenance_one_field_per_line(capsys):
+    from slicer_embed.commands import info
+    assert info.main([]) == 0
+    out = capsys.readouterr().out
+    facts = info.collect()
+    prov = facts["default_model"].get("provenance")
+    if not prov:
+        pytest.skip("no bundled model with provenance")
+    lines = out.splitlines()
+    assert max(len(ln) for ln in lines if "/" not in ln) <= 100  # paths may run long; nothing else does
+    for key in prov:
+        assert sum(ln.strip().startswith(f"{key} ") or ln.strip() in (key, f"{key}:") for ln in lines) >= 1, key
+    assert prov["weights_sha256"] in out
