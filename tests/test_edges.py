@@ -136,9 +136,10 @@ def test_sidecar_names_are_as_distinct_as_the_outputs_on_any_filesystem(a, b):
     assert sa.lower().endswith(".json")
 
 
-def test_an_npy_output_named_like_a_sidecar_is_refused():
+@pytest.mark.parametrize("fmt", ["npy", "npz", "parquet", "dir"])
+def test_an_output_named_like_a_sidecar_is_refused(fmt):
     with pytest.raises(writers.OutputError, match="sidecar"):
-        writers.infer_format("x.npy.json", "npy", "clip")
+        writers.infer_format("x.npy.json", fmt, "clip")
 
 
 def test_a_legacy_out_json_of_ours_is_removed_when_out_npy_is_replaced(tmp_path):

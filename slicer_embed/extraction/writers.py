@@ -84,8 +84,8 @@ def infer_format(output: str, fmt: str | None, level: str) -> str:
     if fmt == "npy" and level == "both":
         raise OutputError(f"{output}: an .npy file holds one array: use --level clip or frame, or an .npz or "
                           f"directory output for --level both")
-    if fmt == "npy" and Path(output).name.lower().endswith(".json"):
-        raise OutputError(f"{output}: an .npy output's name may not end in .json, which is how sidecars are "
+    if Path(output).name.lower().endswith(".json"):  # could be another .npy output's sidecar
+        raise OutputError(f"{output}: an output's name may not end in .json, which is how .npy sidecars are "
                           f"named (OUTPUT.json); choose another name")
     if fmt == "parquet" and level == "both":
         raise OutputError(f"{output}: a parquet table holds one level; use --level clip or frame, or .npz")
