@@ -337,21 +337,40 @@ def _enospc(*_a, **_k):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
-def test_a_read_only_output_folder_is_one_line_and_exit_2(small_src, tmp_path, model_dir, monkeypatch):
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES, errno.ENOSPC, errno.EDQUOT])
+def test_an_unwritable_output_folder_is_one_line_and_exit_2(small_src, tmp_path, model_dir, monkeypatch, code):
     import slicer_embed.locking as locking
     real = locking.os.open
 
-    def read_only(path, *a, **k):
+    def refuses(path, *a, **k):
         if str(path).endswith(".lock"):
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+            raise OSError(code, os.strerror(code), str(path))
         return real(path, *a, **k)
-    monkeypatch.setattr(locking.os, "open", read_only)
+    monkeypatch.setattr(locking.os, "open", refuses)
     out = tmp_path / "o" / "out.npy"
     done = _extract(small_src, out, "--model", model_dir, "-q")
     assert done.returncode == 2
     line = _one_clean_line(done.stderr)
-    assert f"{out}.lock" in line and "Read-only file system" in line
+    assert f"{out}.lock" in line and os.strerror(code) in line
     assert not (tmp_path / "o" / "out.npy.partial").exists()
+
+
+def test_an_unwritable_partial_folder_is_one_line_and_exit_2(small_src, tmp_path, model_dir, monkeypatch):
+    from slicer_embed.extraction import store
+    real = store.atomic_write_text
+
+    def denied(path, text):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+    monkeypatch.setattr(store, "atomic_write_text", denied)
+    out = tmp_path / "out.npz"
+    done = _extract(small_src, out, "--model", model_dir, "-q")
+    assert done.returncode == 2
+    line = _one_clean_line(done.stderr)
+    assert "out.npz.partial/meta.json" in line and "Permission denied" in line
+    assert not (tmp_path / "out.npz.partial").exists()  # nothing half set up is left behind
+    (tmp_path / "out.npz.partial").mkdir()  # and one left by a killed run holds no work: not in the way
+    monkeypatch.setattr(store, "atomic_write_text", real)
+    assert _extract(small_src, out, "--model", model_dir, "-q").returncode == 0  # a partial without meta: afresh
 
 
 @pytest.fixture(scope="module")

@@ -250,8 +250,9 @@ def _dir_mismatches(setup: _Setup) -> list[str]:
 def _prepare_output(setup: _Setup) -> int:
     """Rank 0: decide whether OUTPUT may be (re)written, and set up OUTPUT.partial/."""
     opts, out, partial = setup.opts, setup.output, setup.partial
+    started = store.holds_run(partial)
     if setup.fmt != "dir" and out.exists() and not opts.overwrite:
-        if opts.resume and not partial.exists():
+        if opts.resume and not started:
             why = _finished_mismatch(setup)
             if why:
                 _error(why)
@@ -264,7 +265,7 @@ def _prepare_output(setup: _Setup) -> int:
     if setup.fmt == "dir" and out.exists() and not out.is_dir():
         _error(f"{out} exists and is not a directory")
         return USAGE
-    if partial.exists() and not (opts.resume or opts.overwrite):
+    if started and not (opts.resume or opts.overwrite):
         _error(f"{partial} holds an interrupted run: pass --resume to continue it or --overwrite to start over")
         return USAGE
     if setup.fmt == "dir" and not opts.overwrite:
@@ -282,6 +283,8 @@ def _prepare_output(setup: _Setup) -> int:
         return USAGE
     except OSError as e:
         _error(_fs_error(e, partial, "cannot prepare the output"))
+        if not store.holds_run(partial):  # set up halfway: nothing in it that a later run could use
+            shutil.rmtree(partial, ignore_errors=True)
         return USAGE
     return OK
 

@@ -43,6 +43,12 @@ class StateMismatch(ValueError):
     """``--resume`` on a partial folder left by a run with other inputs, model or options."""
 
 
+def holds_run(folder: Path) -> bool:
+    """Whether ``folder`` holds an interrupted run. Its ``meta.json`` is written before any shard, so a
+    folder without one (the disk filled or refused while it was being set up) holds no work."""
+    return (folder / META_NAME).is_file()
+
+
 RUN_KEY = "run"  # meta.json's description of the run for messages (its SOURCE); not compared
 
 
