@@ -308,6 +308,14 @@ def test_a_dir_output_never_keeps_a_file_made_for_another_input_or_model(two_sou
     np.savez(out / "0.wav.npz", **members)
     moved = _extract(everything, out, "--model", model_dir, "--format", "dir", "-q")
     assert moved.returncode == 2 and "3.wav" in moved.stderr, moved.stderr
+    members["path"] = np.array("0.wav")  # a file of an earlier build: no fingerprint, same model: kept
+    meta = json.loads(str(members["metadata"]))
+    del meta["fingerprint"]
+    members["metadata"] = np.array(json.dumps(meta))
+    np.savez(out / "0.wav.npz", **members)
+    assert _extract(everything, out, "--model", model_dir, "--format", "dir", "-q").returncode == 0
+    older = _extract(everything, out, "--model", model_dir, "--format", "dir", "--pooling", "max", "-q")
+    assert older.returncode == 2 and "pooling" in older.stderr
     assert _extract(everything, out, "--model", model_dir, "--format", "dir", "--overwrite", "-q").returncode == 0
 
 

@@ -237,9 +237,12 @@ def _dir_mismatches(setup: _Setup) -> list[str]:
             found.append(f"{target} holds {got[0]!r}, not {display(e.rel)!r}")
         else:
             meta = got[1]
-            old = {**(meta.get("fingerprint") or {}), "storage_dtype": meta.get("storage_dtype")}
-            diff = [k for k in HOW_KEYS if old.get(k) != new.get(k)]
-            if diff:
+            # files of earlier builds have no fingerprint; their top-level metadata holds all but the window
+            old = {**{k: meta[k] for k in HOW_KEYS if k in meta}, **(meta.get("fingerprint") or {})}
+            diff = [k for k in HOW_KEYS if k in old and old[k] != new.get(k)]
+            if "model_weights" not in old:
+                found.append(f"{target} records no model (not a file written by extract)")
+            elif diff:
                 found.append(f"{target} was made with different " + ", ".join(
                     f"{k} ({old.get(k)!r}, now {new.get(k)!r})" for k in diff))
         if len(found) >= 3:
