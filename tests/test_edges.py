@@ -145,12 +145,17 @@ def test_an_output_named_like_a_sidecar_is_refused(fmt):
 def test_a_legacy_out_json_of_ours_is_removed_when_out_npy_is_replaced(tmp_path):
     out = tmp_path / "o.npy"
     legacy = tmp_path / "o.json"
+    np.save(out, np.zeros((1, 4), np.float32))  # an earlier build's pair: o.npy + o.json
     legacy.write_text(json.dumps({"paths": ["a"], "metadata": {"slicer_embed_version": "0.1"}, "rows": 1}))
     writers._commit_npy(np.ones((3, 4), np.float32), out, {"paths": ["a", "b", "c"], "metadata": {}})
     assert not legacy.exists() and json.loads(writers.sidecar_path(out).read_text())["rows"] == 3
     legacy.write_text('{"not": "ours"}')  # someone else's file of that name is left alone
     writers._commit_npy(np.ones((2, 4), np.float32), out, {"paths": ["a", "b"], "metadata": {}})
     assert legacy.read_text() == '{"not": "ours"}'
+    other = json.dumps({"paths": ["x"] * 5, "metadata": {"slicer_embed_version": "0.1"}, "rows": 5})
+    legacy.write_text(other)  # ours, but describing another array (o.NPY's, 5 rows): left alone
+    writers._commit_npy(np.ones((2, 4), np.float32), out, {"paths": ["a", "b"], "metadata": {}})
+    assert legacy.read_text() == other
 
 
 # -- 1. output names derived from inputs never collide -------------------------------------------------

@@ -338,18 +338,28 @@ def _commit_npy(arr: "np.ndarray | NpyRows", output: Path, sidecar: dict[str, An
 
 
 def _remove_legacy_sidecar(output: Path) -> None:
-    """An ``out.json`` written by an earlier build for ``out.npy`` would describe the replaced array:
-    remove it if it is one of our sidecars (``paths``, ``metadata`` with ``slicer_embed_version``)."""
+    """An ``out.json`` written by an earlier build for ``out.npy`` would describe the array being
+    replaced: remove it if it is one of our sidecars (``paths``, ``metadata`` with
+    ``slicer_embed_version``) whose ``rows`` are the replaced array's (earlier builds also gave
+    ``out.NPY`` that name: a sidecar of another array is left alone)."""
     old = legacy_sidecar_path(output)
-    if old is None or old == output or not old.is_file():
+    if old is None or old == output or not old.is_file() or not output.is_file():
         return
     try:
         d = json.loads(old.read_text(encoding="utf-8"))
+        with open(output, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            shape = _npy_shape(f, version)
     except (OSError, ValueError):
         return
     if isinstance(d, dict) and "paths" in d and isinstance(d.get("metadata"), dict) \
-            and "slicer_embed_version" in d["metadata"]:
+            and "slicer_embed_version" in d["metadata"] and d.get("rows", len(d["paths"])) == shape[0]:
         old.unlink(missing_ok=True)
+
+
+def _npy_shape(f: Any, version: tuple[int, int]) -> tuple[int, ...]:
+    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    return tuple(reader(f)[0])
 
 
 def _fsync_dir(folder: Path) -> None:
