@@ -11,11 +11,15 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from slicer_embed.extraction import writers
 from slicer_embed.locking import OutputLock
@@ -113,9 +117,6 @@ def test_out_npy_and_out_NPY_do_not_share_a_sidecar(tmp_path, model_dir):
         assert side["array_sha256"] == file_sha256(arr) and side["rows"] == len(np.load(arr))
     assert writers.sidecar_path(lower) != writers.sidecar_path(upper)
 
-
-from hypothesis import example, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _names = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00"), min_size=1,
                  max_size=12).filter(lambda s: s not in (".", ".."))
@@ -534,7 +535,6 @@ def test_the_lowest_accepted_rate_embeds(rnd_model):
 @settings(max_examples=60, deadline=None)
 @given(st.integers(min_value=1, max_value=10**7), st.integers(min_value=1, max_value=400))
 def test_any_rate_embeds_or_is_refused_for_its_ratio(rate, n):
-    import slicer_embed
     model = _small_model()
     x = np.full(n, 0.1, np.float32)
     try:
@@ -543,7 +543,6 @@ def test_any_rate_embeds_or_is_refused_for_its_ratio(rate, n):
         assert rate * 16 < model.sample_rate and "Hz" in str(err)
         return
     assert rate * 16 >= model.sample_rate and np.isfinite(e).all()
-    del slicer_embed
 
 
 _SMALL: list = []
@@ -680,14 +679,13 @@ def test_a_model_with_integer_weights_is_refused_for_its_dtype(tmp_path, model_d
     m = tmp_path / "m"
     shutil.copytree(model_dir, m)
     tensors = load_file(str(m / "model.safetensors"))
-    save_file({k: v.to(__import__("torch").int32) if v.is_floating_point() else v for k, v in tensors.items()},
+    save_file({k: v.to(torch.int32) if v.is_floating_point() else v for k, v in tensors.items()},
               str(m / "model.safetensors"))
     cfg = json.loads((m / "config.json").read_text())
     cfg["provenance"].pop("weights_sha256", None)
     (m / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(WeightsError, match=r"model.safetensors.*int32.*floating-point"), \
-            __import__("warnings").catch_warnings():
-        __import__("warnings").simplefilter("ignore")
+    with pytest.raises(WeightsError, match=r"model.safetensors.*int32.*floating-point"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         slicer_embed.load(m)
 
 
