@@ -38,6 +38,10 @@ def load(name_or_path: str | os.PathLike | None = None, *, revision: str | None 
         model = hub.load_from_directory(hub.BUNDLED_DIR, device)
         model.source = "bundled"
         return model
+    if isinstance(name_or_path, str) and not name_or_path.strip():
+        # Path("") is ".", which would load the current folder as a model ("./: no config.json")
+        raise hub.ModelNotFoundError("the model name is empty: pass a model folder or a Hub repo id "
+                                     "('org/name'), or leave it out for the bundled model")
     path = Path(name_or_path).expanduser()
     if path.exists():
         if path.is_file() and path.name in (hub.WEIGHTS_NAME, hub.CONFIG_NAME):

@@ -7,10 +7,13 @@ the dtype or the rate at fault.
 
 from __future__ import annotations
 
+import io
 import os
+import re
+import stat
 import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import soundfile as sf
@@ -37,6 +40,27 @@ def check_sample_rate(sample_rate: object, what: str = "sample_rate") -> int:
     if float(sample_rate) != int(sample_rate):
         raise ValueError(f"{what} must be a whole number of Hz, got {sample_rate!r}")
     return int(sample_rate)
+
+
+MAX_UPSAMPLING = 16
+"""Input rates below 1/16 of the model's (1000 Hz for 16 kHz) are refused. Nothing is recorded that
+slowly, so such a rate is a mistake (a duration or a frame count passed as the rate), and resampling
+would invent the audio: 24,000 samples at 1 Hz would become 6.7 hours at 16 kHz (it ran for over 10
+minutes at 1.9 GB); 240 samples, 4 minutes of made-up audio embedded without a word."""
+
+
+def min_sample_rate(model_rate: int) -> int:
+    """The lowest input rate accepted for a model at ``model_rate`` Hz (1000 Hz for 16 kHz)."""
+    return -(-int(model_rate) // MAX_UPSAMPLING)
+
+
+def check_ratio(sr_in: int, sr_out: int, what: str = "audio") -> None:
+    """Raise ``ValueError`` when ``sr_in`` is below ``min_sample_rate(sr_out)`` (see ``MAX_UPSAMPLING``)."""
+    low = min_sample_rate(sr_out)
+    if sr_in < low:
+        raise ValueError(f"{what}: a sample rate of {sr_in} Hz is below {low} Hz, the lowest accepted "
+                         f"(1/{MAX_UPSAMPLING} of the model's {sr_out} Hz): upsampling that far would make up "
+                         f"the audio; check the rate (a duration or frame count passed as the rate?)")
 
 
 def to_float32(x: np.ndarray, what: str = "audio") -> np.ndarray:
@@ -89,10 +113,12 @@ def check_layout(shape: tuple[int, ...], what: str = "audio") -> None:
                          f"channels (x.mean(axis=1)) or pass a file path, or pass (clips, samples)")
 
 
-def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """Resample a 1-D float32 clip with soxr (HQ). Returns the input unchanged when rates match."""
+def resample(x: np.ndarray, sr_in: int, sr_out: int, what: str = "audio") -> np.ndarray:
+    """Resample a 1-D float32 clip with soxr (HQ). Returns the input unchanged when rates match.
+    Raises ``ValueError`` naming ``what`` for an ``sr_in`` below ``min_sample_rate(sr_out)``."""
     if sr_in == sr_out:
         return x
+    check_ratio(sr_in, sr_out, what)
     y = soxr.resample(x, sr_in, sr_out, quality=RESAMPLE_QUALITY)
     if y.size == 0 and x.size > 0:
         # a clip shorter than one output sample (1 sample at 48 kHz -> 16 kHz) still has a duration:
@@ -112,19 +138,34 @@ def warn_if_clipped(x: np.ndarray, what: str = "audio") -> None:
 # Files
 # ---------------------------------------------------------------------------------------------
 
+def file_kind(mode: int) -> str:
+    """``"a FIFO"``, ``"a socket"``, ... for a ``st_mode`` that is not a regular file's."""
+    for test, kind in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return kind
+    return "not a file"
+
+
 def _open(path: str | os.PathLike) -> sf.SoundFile:
     p = Path(path)
     name = display(p)  # messages are valid UTF-8 even for names that are not
-    if not p.exists():
-        raise AudioDecodeError(f"{name}: no such file")
-    if p.is_dir():
+    try:
+        st = os.stat(to_bytes(p))
+    except FileNotFoundError:
+        raise AudioDecodeError(f"{name}: no such file") from None
+    except OSError as e:  # a symlink loop (ELOOP), no permission to a folder on the way, ...
+        raise AudioDecodeError(f"{name}: cannot read ({e.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
         raise AudioDecodeError(f"{name}: is a directory, not an audio file")
-    if p.stat().st_size == 0:
+    if not stat.S_ISREG(st.st_mode):  # never opened: a FIFO would block until someone writes to it
+        raise AudioDecodeError(f"{name}: not a regular file ({file_kind(st.st_mode)})")
+    if st.st_size == 0:
         raise AudioDecodeError(f"{name}: file is empty (0 bytes)")
     try:
         f = sf.SoundFile(to_bytes(p))  # bytes: soundfile cannot encode undecodable names itself
     except Exception as e:  # libsndfile's own message says what it could not parse
-        why = _short(e)
+        why = _libsndfile_reason(e)
         if "does not exist" in why:  # libsndfile's wording for some unrecognised data (e.g. text as .mp3)
             why = "format not recognised"
         raise AudioDecodeError(f"{name}: cannot decode as audio ({why})") from e
@@ -160,6 +201,15 @@ def _wav_missing_bytes(p: Path) -> int:
     return 0
 
 
+def _libsndfile_reason(e: BaseException) -> str:
+    """libsndfile's reason alone: soundfile's message starts with the name as Python bytes
+    (``Error opening b'x.wav': ...``), which the caller already shows as text."""
+    reason = getattr(e, "error_string", None)
+    if isinstance(reason, str) and reason.strip():
+        return reason.strip()
+    return re.sub(r"^Error opening b?(['\"]).*?\1: ?", "", _short(e)) or type(e).__name__
+
+
 def _short(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[-1] if text else type(e).__name__
@@ -178,37 +228,77 @@ def stream_audio(path: str | os.PathLike, sample_rate: int, block_seconds: float
     never sits in memory at once. Raises ``AudioDecodeError`` naming the file on any failure,
     including files that decode to no samples or to NaN/Inf.
     """
-    total, emitted, dc = 0, 0, 0.0
     with _open(path) as f:
-        sr_in = f.samplerate
-        stream = None if sr_in == sample_rate else soxr.ResampleStream(
-            sr_in, sample_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY)
-        block = max(1024, int(block_seconds * sr_in))
+        yield from _stream_open(f, display(path), sample_rate, block_seconds)
+
+
+def _open_bytes(data: bytes, name: str) -> sf.SoundFile:
+    if len(data) == 0:
+        raise AudioDecodeError(f"{name}: is empty (0 bytes)")
+    try:
+        return sf.SoundFile(io.BytesIO(data))
+    except Exception as e:  # libsndfile's own message says what it could not parse
+        raise AudioDecodeError(f"{name}: cannot decode as audio ({_libsndfile_reason(e)})") from e
+
+
+def decode_value(value: Mapping[str, Any], sample_rate: int, what: str = "audio") -> tuple[np.ndarray, int]:
+    """An undecoded Hugging Face datasets Audio value (``Audio(decode=False)``: ``{"bytes", "path"}``)
+    as (mono float32 clip at ``sample_rate``, the file's own rate), with this package's decoder
+    (libsndfile + soxr: no torchcodec, no FFmpeg). ``bytes`` win over ``path`` (Hub datasets carry
+    the file's bytes and its name inside the archive); else ``path`` is read. Raises
+    ``AudioDecodeError`` naming ``what`` (and the path) when it cannot be decoded."""
+    data, path = value.get("bytes"), value.get("path")
+    name = f"{what} ({display(path)})" if path else what
+    if data is not None:
+        with _open_bytes(bytes(data), name) as f:
+            rate = f.samplerate
+            chunks = list(_stream_open(f, name, sample_rate, 30.0))
+    elif path:
+        with _open(path) as f:
+            rate = f.samplerate
+            chunks = list(_stream_open(f, f"{what} ({display(path)})", sample_rate, 30.0))
+    else:
+        raise ValueError(f"{what} is an undecoded Audio value with neither bytes nor a path")
+    return np.concatenate(chunks), rate
+
+
+def _stream_open(f: sf.SoundFile, name: str, sample_rate: int, block_seconds: float) -> Iterator[np.ndarray]:
+    """``stream_audio`` of an open SoundFile; ``name`` names it in errors."""
+    total, emitted, dc = 0, 0, 0.0
+    sr_in = f.samplerate
+    if sr_in != sample_rate:
         try:
-            while True:
-                data = f.read(block, dtype="float32", always_2d=True)
-                last = len(data) < block
-                mono = np.ascontiguousarray(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0])
-                peak = float(np.max(np.abs(mono))) if mono.size else 0.0  # NaN/Inf if any sample is
-                if not np.isfinite(peak):
-                    raise AudioDecodeError(f"{display(path)}: decoded samples contain NaN/Inf")
-                if peak > MAX_ABS_AMPLITUDE:
-                    raise AudioDecodeError(f"{display(path)}: float samples peak at {peak:.3g}, "
-                                           f"far outside [-1, 1] (a corrupt or mis-scaled float file)")
-                total += len(mono)
-                dc += float(mono.sum(dtype=np.float64))
-                out = mono if stream is None else stream.resample_chunk(mono, last=last)
-                if len(out):
-                    emitted += len(out)
-                    yield out.astype(np.float32, copy=False)
-                if last:
-                    break
-        except AudioDecodeError:
-            raise
-        except Exception as e:
-            raise AudioDecodeError(f"{display(path)}: decoding failed after {total} samples ({_short(e)})") from e
+            check_ratio(sr_in, sample_rate, name)
+        except ValueError as e:
+            raise AudioDecodeError(str(e)) from None
+    stream = None if sr_in == sample_rate else soxr.ResampleStream(
+        sr_in, sample_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY)
+    block = max(1024, int(block_seconds * sr_in))
+    try:
+        while True:
+            data = f.read(block, dtype="float32", always_2d=True)
+            last = len(data) < block
+            mono = np.ascontiguousarray(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0])
+            peak = float(np.max(np.abs(mono))) if mono.size else 0.0  # NaN/Inf if any sample is
+            if not np.isfinite(peak):
+                raise AudioDecodeError(f"{name}: decoded samples contain NaN/Inf")
+            if peak > MAX_ABS_AMPLITUDE:
+                raise AudioDecodeError(f"{name}: float samples peak at {peak:.3g}, "
+                                       f"far outside [-1, 1] (a corrupt or mis-scaled float file)")
+            total += len(mono)
+            dc += float(mono.sum(dtype=np.float64))
+            out = mono if stream is None else stream.resample_chunk(mono, last=last)
+            if len(out):
+                emitted += len(out)
+                yield out.astype(np.float32, copy=False)
+            if last:
+                break
+    except AudioDecodeError:
+        raise
+    except Exception as e:
+        raise AudioDecodeError(f"{name}: decoding failed after {total} samples ({_short(e)})") from e
     if total == 0:
-        raise AudioDecodeError(f"{display(path)}: contains no audio samples (zero length)")
+        raise AudioDecodeError(f"{name}: contains no audio samples (zero length)")
     if emitted == 0:  # shorter than one output sample: one sample, as ``resample`` does for arrays
         yield np.asarray([dc / total], dtype=np.float32)
 

@@ -137,6 +137,12 @@ def load_weights(model: torch.nn.Module, path: str | os.PathLike, expected_sha25
         if shapes:
             parts.append(f"shape mismatches [{'; '.join(shapes)}]")
         raise WeightsError(f"{path} does not match the architecture in config.json: " + ", ".join(parts))
+    kinds = sorted(f"{k} ({v.dtype})" for k, v in tensors.items()
+                   if v.is_floating_point() != expected[k].is_floating_point())
+    if kinds:  # an integer tensor cast to float would load (and fail a later check for the wrong reason)
+        raise WeightsError(f"{path}: {len(kinds)} tensor(s) have the wrong kind of dtype ({', '.join(kinds[:3])}"
+                           f"{', ...' if len(kinds) > 3 else ''}): weights and BatchNorm statistics must be "
+                           f"floating-point (float32, float16 or bfloat16), counters integer")
     check_tensors(tensors, path)
     cast = {k: v.to(expected[k].dtype) for k, v in tensors.items()}
     model.load_state_dict(cast, strict=True)

@@ -4,6 +4,12 @@
 kernel releases it when the holder exits for any reason (kill -9 included), so a stale file never
 blocks a later run, and a second run on the same output gets a clear ``OutputLocked`` naming the
 holder instead of racing it. On systems without ``fcntl`` (Windows) locking is skipped.
+
+A flock belongs to the open file description, which ``fork`` shares with the child: DataLoader
+workers forked by the holder kept the lock alive after a ``kill -9`` of the holder until the last of
+them noticed (~5 s later), and an immediate ``--resume`` was refused. So every forked child closes
+its copy of the descriptor at once (``os.register_at_fork``); only the holder's copy holds the lock.
+(Close-on-exec does not help: a forked worker does not exec.)
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import errno
 import os
 import warnings
+import weakref
 from pathlib import Path
 from types import TracebackType
 
@@ -18,6 +25,26 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
+
+
+_HELD: "weakref.WeakSet[OutputLock]" = weakref.WeakSet()  # locks this process holds
+
+
+def _forget_in_child() -> None:
+    """After ``fork``, in the child: close the inherited lock descriptors without unlocking (LOCK_UN
+    on the shared description would release the parent's lock)."""
+    for lock in list(_HELD):
+        if lock._fd is not None:
+            try:
+                os.close(lock._fd)
+            except OSError:
+                pass
+            lock._fd = None
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
 
 
 class OutputLocked(RuntimeError):
@@ -65,9 +92,11 @@ class OutputLock:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
+        _HELD.add(self)
         return self
 
     def release(self) -> None:
+        _HELD.discard(self)
         if self._fd is None:
             return
         try:

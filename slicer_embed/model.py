@@ -264,10 +264,10 @@ class SlicerModel(nn.Module):
             raise TypeError("audio is bytes; decode it first (soundfile.read(io.BytesIO(data))) or pass the "
                             "file path to model.embed_file")
         if _is_audio_value(audio):  # one Hugging Face datasets Audio value: it carries its own rate
-            clip, rate = _audio_value(audio, "audio", sample_rate)
+            clip, rate = _audio_value(audio, "audio", sample_rate, self.sample_rate)
             raw, rates, single, like = [clip], [rate], True, _kind(clip)
         elif isinstance(audio, (list, tuple)) and audio and all(_is_audio_value(a) for a in audio):
-            pairs = [_audio_value(a, f"audio[{i}]", sample_rate) for i, a in enumerate(audio)]
+            pairs = [_audio_value(a, f"audio[{i}]", sample_rate, self.sample_rate) for i, a in enumerate(audio)]
             raw, rates, single, like = [p[0] for p in pairs], [p[1] for p in pairs], False, _kind(pairs[0][0])
         else:
             if isinstance(audio, (list, tuple)) and audio and all(_is_number(a) for a in audio):
@@ -289,7 +289,7 @@ class SlicerModel(nn.Module):
                                  f"list of numbers is taken as one clip, but this list mixes types)")
             x = _audio.check_clip(_audio.to_float32(a, name), name)
             _audio.warn_if_clipped(x, name)
-            clips.append(_audio.resample(x, sr, self.sample_rate))
+            clips.append(_audio.resample(x, sr, self.sample_rate, name))
         return clips, like, single
 
     @staticmethod
@@ -372,13 +372,27 @@ def _kind(a: Any) -> Any:
 
 
 def _is_audio_value(a: Any) -> bool:
-    """A decoded Hugging Face ``datasets`` Audio value: ``{"array", "sampling_rate"}`` (datasets < 4), or
-    an object with ``get_all_samples()`` (datasets >= 4 decodes to a torchcodec ``AudioDecoder``)."""
-    return (isinstance(a, Mapping) and "array" in a) or callable(getattr(a, "get_all_samples", None))
+    """A Hugging Face ``datasets`` Audio value: decoded, ``{"array", "sampling_rate"}`` (datasets < 4) or
+    an object with ``get_all_samples()`` (datasets >= 4 decodes to a torchcodec ``AudioDecoder``); or
+    undecoded (``Audio(decode=False)``), ``{"bytes", "path"}``."""
+    return (isinstance(a, Mapping) and ("array" in a or _is_undecoded(a))) \
+        or callable(getattr(a, "get_all_samples", None))
 
 
-def _audio_value(a: Any, what: str, sample_rate: int | None) -> tuple[Any, int | None]:
-    """(1-D clip, its rate) of a datasets Audio value; channels (first axis) are averaged."""
+def _is_undecoded(a: Any) -> bool:
+    return isinstance(a, Mapping) and "array" not in a and ("bytes" in a or "path" in a)
+
+
+def _audio_value(a: Any, what: str, sample_rate: int | None, model_rate: int = 16000) -> tuple[Any, int | None]:
+    """(1-D clip, its rate) of a datasets Audio value; channels (first axis) are averaged. An undecoded
+    value is decoded here by ``audio.decode_value`` (libsndfile: no torchcodec or FFmpeg needed) straight
+    to ``model_rate``."""
+    if _is_undecoded(a):
+        clip, rate = _audio.decode_value(a, model_rate, what)
+        if sample_rate is not None and rate != sample_rate:
+            raise ValueError(f"{what} is a file at {rate} Hz but sample_rate={sample_rate} was passed; drop the "
+                             f"argument (the file carries its own rate)")
+        return clip, model_rate
     if isinstance(a, Mapping):
         clip = a["array"]
         rate = a.get("sampling_rate", a.get("sample_rate"))

@@ -32,6 +32,7 @@ class EmbeddingStream:
     def __init__(self, model: Any, sample_rate: int, batch_size: int = 16):
         self.model = model
         self.sample_rate = _audio.check_sample_rate(sample_rate)
+        _audio.check_ratio(self.sample_rate, model.sample_rate, "stream")
         cfg = model.config
         self._window, self._frames = cfg.window_samples, cfg.frames_per_window
         self._hop, self._stride = cfg.frontend.hop_length, cfg.architecture.time_stride

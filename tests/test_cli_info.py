@@ -93,7 +93,7 @@ def test_download_then_extract_offline(tmp_path):
         assert len(hub.requests) == n_requests  # served from the cache, no network
     expected = model.embed_file(wav)
     np.testing.assert_allclose(np.load(out)[0], expected, rtol=1e-5, atol=1e-5)
-    meta = json.loads((tmp_path / "e.json").read_text())["metadata"]
+    meta = json.loads((tmp_path / "e.npy.json").read_text())["metadata"]
     assert meta["model_revision"] == sha and meta["model_source"] == "hf-hub:slicer/test-model"
     np.testing.assert_allclose(slicer_embed.load(local).embed_file(wav), expected, rtol=1e-6, atol=1e-6)
 

@@ -84,7 +84,7 @@ def test_readme_main_job_on_the_default(tmp_path, speech):
     assert r.returncode == 0, r.stderr
     rows = np.load(out)
     assert rows.shape == (2, 2048) and np.isfinite(rows).all()
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(Path(f"{out}.json").read_text())
     assert side["paths"] == ["a.wav", "sub/b.flac"]
     np.testing.assert_allclose(rows[0], slicer_embed.load().embed(speech, SR), rtol=1e-4, atol=1e-5)
 

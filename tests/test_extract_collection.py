@@ -89,7 +89,7 @@ def test_npy_sidecar_float16_and_pooling(collection, tmp_path):
                "--pooling", "mean", "--num-workers", "0", "-q"])
     assert rc == 1
     x = np.load(out, allow_pickle=False)
-    side = json.loads((tmp_path / "emb.json").read_text())
+    side = json.loads((tmp_path / "emb.npy.json").read_text())
     assert x.dtype == np.float16 and x.shape == (len(small), model.embedding_dim)
     assert side["paths"] == [str(src / g) for g in small]
     assert side["metadata"]["storage_dtype"] == "float16" and side["metadata"]["pooling"] == "mean"

@@ -47,7 +47,7 @@ def test_stdin_list_to_npy_with_full_sidecar(small, tmp_path, monkeypatch):
     assert x.shape == (2, model.embedding_dim) and x.dtype == np.float32
     for row, path in zip(x, listed):
         np.testing.assert_allclose(row, _embed(model, path), **TOL)
-    side = json.loads((tmp_path / "emb.json").read_text())
+    side = json.loads((tmp_path / "emb.npy.json").read_text())
     assert side["paths"] == listed
     assert side["durations"] == pytest.approx([3.3, 1.9], abs=1e-3)
     meta = side["metadata"]

@@ -170,7 +170,7 @@ def test_npy_holds_frames_with_offsets_in_the_sidecar(clips, tmp_path, tiny_spil
     src, rels, model_dir, model, ref = clips
     out = tmp_path / "f.npy"
     assert _run(src, out, model_dir, "--storage-dtype", "float16") == 0
-    side = json.loads((tmp_path / "f.json").read_text())
+    side = json.loads((tmp_path / "f.npy.json").read_text())
     frames = np.load(out, mmap_mode="r")  # the point of .npy: frames of 100 h of audio without loading them
     assert side["rows"] == len(frames) == side["frame_offsets"][-1] and side["array_sha256"] == file_sha256(out)
     assert side["paths"] == rels and side["metadata"]["level"] == "frame"

@@ -261,7 +261,7 @@ def test_undecodable_and_odd_file_names_do_not_stop_extract(hostile_names, tmp_p
     assert tsv[0] == "path\treason" and len(tsv) == 2
     assert tsv[1].startswith("broken\\\\xff.wav\t") and tsv[1].count("\t") == 1
     if fmt == "npy":
-        side = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+        side = json.loads(writers.sidecar_path(out).read_text(encoding="utf-8"))
         assert sorted(side["paths"]) == sorted(["caf\\xe9.wav", "good.wav", "tab\tand\nnewline.wav"])
         assert side["rows"] == np.load(out).shape[0] == 3
 
@@ -272,7 +272,7 @@ def test_sidecar_records_rows_and_array_digest(hostile_names, tmp_path, model_di
     from slicer_embed.hub import file_sha256
     out = tmp_path / "o.npy"
     _extract(hostile_names, out, "--model", model_dir)
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(writers.sidecar_path(out).read_text())
     assert side["array_sha256"] == file_sha256(out) and side["rows"] == len(np.load(out))
 
 
@@ -282,7 +282,7 @@ def test_a_crash_inside_the_commit_never_pairs_old_and_new(tmp_path, monkeypatch
     afterwards the sidecar on disk, if any, describes the array on disk."""
     out = tmp_path / "o.npy"
     np.save(out, np.zeros((2, 4), np.float32))
-    out.with_suffix(".json").write_text(json.dumps({"paths": ["a", "b"], "rows": 2}))
+    writers.sidecar_path(out).write_text(json.dumps({"paths": ["a", "b"], "rows": 2}))
     real = os.replace
     calls = []
 
@@ -294,7 +294,7 @@ def test_a_crash_inside_the_commit_never_pairs_old_and_new(tmp_path, monkeypatch
     monkeypatch.setattr(writers.os, "replace", flaky)
     with pytest.raises(KeyboardInterrupt):
         writers._commit_npy(np.ones((3, 4), np.float32), out, {"paths": ["a", "b", "c"]})
-    side = out.with_suffix(".json")
+    side = writers.sidecar_path(out)
     if side.exists():
         assert json.loads(side.read_text())["rows"] == len(np.load(out))
 
@@ -434,7 +434,17 @@ def _hostile_corpus(root: Path) -> dict[str, str | None]:
     expect["bad/flac_cut.flac"] = ""  # reported (libsndfile's wording varies) or embedded short: see below
     os.symlink("loop_b.wav", bad / "loop_a.wav")
     os.symlink("loop_a.wav", bad / "loop_b.wav")
+    expect["bad/loop_a.wav"] = expect["bad/loop_b.wav"] = "symbolic links"
     os.mkfifo(bad / "fifo.wav")
+    expect["bad/fifo.wav"] = "not a regular file (a FIFO)"  # never opened: it would wait for a writer
+    sf.write(bad / "rate_1hz.wav", np.full(24_000, 0.1, np.float32), 1)  # 6.7 h at 16 kHz if upsampled
+    expect["bad/rate_1hz.wav"] = "1 Hz is below 1000 Hz"
+    sf.write(bad / "rate_999hz.wav", np.full(999, 0.1, np.float32), 999)
+    expect["bad/rate_999hz.wav"] = "999 Hz is below 1000 Hz"
+    sf.write(root / "ok/rate_1000hz.wav", np.full(1000, 0.1, np.float32), 1000)
+    expect["ok/rate_1000hz.wav"] = None
+    (bad / "text.flac").write_text("not audio either\n" * 20)
+    expect["bad/text.flac"] = "cannot decode as audio (Format not recognised.)"  # no b'...' in reasons
     return expect
 
 
@@ -460,9 +470,7 @@ def test_hostile_corpus_every_file_gets_its_expected_outcome(tmp_path, model_dir
             assert name in failed and want in failed[name], (name, failed.get(name))
         else:
             assert (name in failed) != (name in embedded), name
-    # symlink loops and the FIFO are not regular files: never opened (a FIFO would block), never listed
-    for name in ("bad/loop_a.wav", "bad/loop_b.wav", "bad/fifo.wav"):
-        assert name not in embedded
+    assert not any("b'" in reason for reason in failed.values())  # names are text, not Python bytes
 
 
 def test_kill9_of_extract_leaves_no_worker_tracebacks_or_orphans(tmp_path, model_dir):

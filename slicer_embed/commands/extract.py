@@ -20,7 +20,7 @@ from ..runtime import PRECISIONS
 EPILOG = """\
 outputs:
   out.npy       clip embeddings (N, D), rows in input order, or with --level frame the frames (sum T, D);
-                out.json lists paths, durations, metadata (+ frame_offsets); np.load(.., mmap_mode="r")
+                out.npy.json lists paths, durations, metadata (+ frame_offsets); np.load(.., mmap_mode="r")
   out.npz       embeddings, paths, durations, metadata (+ frame_embeddings, frame_offsets, timestamps
                 for --level frame/both); loads with np.load(..., allow_pickle=False), each array whole
   out.parquet   one row per clip or frame (needs pyarrow: pip install 'slicer-embed[parquet]')

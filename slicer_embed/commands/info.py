@@ -93,14 +93,36 @@ def collect() -> dict[str, Any]:
             "hub": hub_cache()}
 
 
+WIDTH = 100  # columns of the text report; long values wrap under their field
+
+
 def _print_section(title: str, d: dict[str, Any]) -> None:
     print(f"{title}:")
     for k, v in d.items():
-        if isinstance(v, dict):
-            v = ", ".join(f"{a}={b}" for a, b in v.items()) or "-"
-        elif isinstance(v, list):
-            v = ", ".join(map(str, v)) or "none"
-        print(f"  {k:<24} {v}")
+        print("\n".join(_field_lines(str(k), v, 1)))
+
+
+def _field_lines(key: str, value: Any, depth: int) -> list[str]:
+    """One field per line, nested dicts indented under their key; a long value (a long note, or a
+    dict of more than 12 plain values such as the training recipe, as ``k=v, ...``) wrapped to WIDTH
+    under its field."""
+    import textwrap
+
+    pad = "  " * depth
+    if isinstance(value, dict) and value and (len(value) <= 12 or any(isinstance(v, dict) for v in value.values())):
+        lines = [f"{pad}{key}:"]
+        for k, v in value.items():
+            lines += _field_lines(str(k), v, depth + 1)
+        return lines
+    if isinstance(value, dict):
+        text = ", ".join(f"{a}={b}" for a, b in value.items()) or "-"
+    elif isinstance(value, list):
+        text = ", ".join(map(str, value)) or "none"
+    else:
+        text = str(value)
+    head = f"{pad}{key:<{max(1, 26 - len(pad))}} "
+    return textwrap.wrap(text, WIDTH, initial_indent=head, subsequent_indent=" " * len(head),
+                         break_long_words=False, break_on_hyphens=False) or [head.rstrip()]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

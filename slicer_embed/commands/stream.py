@@ -2,7 +2,7 @@
 
     arecord -q -f S16_LE -r 16000 -c 1 -t wav | slicer-embed stream -
     arecord -q -f S16_LE -r 48000 -c 2 -t raw | slicer-embed stream - --raw s16le --rate 48000 --channels 2
-    slicer-embed stream speech.wav --format npy-records > frames.bin
+    slicer-embed stream speech.wav --format f32 > frames.bin
 
 Input: a WAV stream (PCM 8/16/24/32-bit or float 32/64, any rate and channel count; the placeholder
 sizes that ``arecord`` and other streaming writers put in the header are fine), or headerless PCM with

@@ -62,7 +62,11 @@ class NpyRows:
             data = np.ascontiguousarray(block[s:s + step], dtype=self.dtype).tobytes()
             pos, view = self.offset + (row + s) * self.row_bytes, memoryview(data)
             while view:  # pwrite may write less than asked (signals, quotas)
-                n = os.pwrite(self._fd, view, pos)
+                try:
+                    n = os.pwrite(self._fd, view, pos)
+                except OSError as e:  # a full disk: name the file in the message
+                    e.filename = e.filename if e.filename is not None else str(self.path)
+                    raise
                 view, pos = view[n:], pos + n
 
     def read(self, start: int, stop: int) -> np.ndarray:
@@ -125,6 +129,12 @@ def write_npz(f: IO[bytes], members: dict[str, "np.ndarray | Stream"]) -> None:
 
 
 def save_npz(path: str | os.PathLike, members: dict[str, "np.ndarray | Stream"]) -> None:
-    """``write_npz`` to ``path`` atomically (``slicer_embed.atomic``)."""
-    with atomic_open(path, "wb") as f:
-        write_npz(f, members)
+    """``write_npz`` to ``path`` atomically (``slicer_embed.atomic``). A write error without a file
+    name (zip members, a full disk) is given ``path``'s, so that the message can name it."""
+    try:
+        with atomic_open(path, "wb") as f:
+            write_npz(f, members)
+    except OSError as e:
+        if e.filename is None:
+            e.filename = os.fspath(path)
+        raise

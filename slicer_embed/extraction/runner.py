@@ -52,6 +52,7 @@ class _Setup:
         self.partial = self.output.with_name(self.output.name + ".partial")
         self.pooling = opts.pooling or model.pooling
         self.spec = WindowSpec.of(model)
+        self.targets: list[Path] | None = None  # dir format: each input's file (writers.dir_targets)
 
 
 def run(opts: ExtractOptions, *, stdin: TextIO | None = None) -> int:
@@ -78,6 +79,9 @@ def _run(opts: ExtractOptions, world: dist_.World, stdin: TextIO | None) -> int:
             except OutputLocked as e:
                 _error(str(e))
                 status = USAGE
+            except OSError as e:  # a read-only or full filesystem, no permission
+                _error(_fs_error(e, lock.path, "cannot create the output lock"))
+                status = USAGE
         status = dist_.max_all(world, status)
         if status:
             return status
@@ -86,9 +90,15 @@ def _run(opts: ExtractOptions, world: dist_.World, stdin: TextIO | None) -> int:
             return SOME_FAILED if writers.errors_path(setup.output).is_file() else OK
         if status:
             return status
-        stopped = dist_.max_all(world, _embed_share(setup, world))
+        try:
+            stopped = _embed_share(setup, world)
+        except OSError as e:  # a shard or spill file could not be written: say so once, keep what is saved
+            _error(_fs_error(e, setup.partial, "cannot save finished work") + f"; the work saved so far stays in "
+                   f"{setup.partial} for --resume once the cause is fixed")
+            stopped = USAGE
+        stopped = dist_.max_all(world, stopped)
         if stopped:
-            return SOME_FAILED
+            return SOME_FAILED if stopped == _STOPPED else stopped
         status = _finish(setup) if world.is_main else OK
         return dist_.max_all(world, status)
     finally:
@@ -99,11 +109,23 @@ def _error(msg: str) -> None:
     print(f"slicer-embed extract: error: {msg}", file=sys.stderr)
 
 
+def _fs_error(e: OSError, where: Path, doing: str) -> str:
+    """One line for a filesystem error: what failed, the path (the error's own, else ``where``), the cause.
+
+    ``os.pwrite`` and zip members raise without a file name; the folder or file being written is named
+    then."""
+    path = e.filename if e.filename is not None else where
+    cause = e.strerror or str(e) or type(e).__name__
+    return f"{doing}: {display(path)}: {cause}"
+
+
 def _setup(opts: ExtractOptions, world: dist_.World, stdin: TextIO | None) -> tuple[Any, int]:
     try:
         opts.validate()
         fmt = writers.infer_format(opts.output, opts.fmt, opts.level)
         entries = discover(opts.source, extensions=opts.extensions, recursive=opts.recursive, stdin=stdin)
+        targets = (writers.dir_targets(Path(opts.output).expanduser(), [e.rel for e in entries])
+                   if fmt == "dir" else None)  # clashing names are resolved before any write
         if fmt == "parquet":  # fail now, not after hours of embedding
             from .parquet import import_pyarrow
             import_pyarrow()
@@ -118,6 +140,7 @@ def _setup(opts: ExtractOptions, world: dist_.World, stdin: TextIO | None) -> tu
         _error(f"cannot load the model: {e}")
         return None, USAGE
     setup = _Setup(opts, fmt, entries, model)
+    setup.targets = targets
     if world.is_main and fmt == "npz" and opts.level != "clip":
         _warn_npz_size(setup)
     return setup, OK
@@ -170,11 +193,73 @@ def _weights_id(model: Any) -> str:
     return h.hexdigest()
 
 
+# What a finished output must share with a run that would reuse it: how rows are computed and stored,
+# and (for one-file outputs) which inputs they come from. A dir output gathers inputs over runs.
+HOW_KEYS = ("model_weights", "pooling", "level", "sample_rate", "window", "precision", "fast_path", "storage_dtype")
+WHAT_KEYS = ("inputs_sha256", "n_inputs")
+
+
+def _expected(setup: _Setup) -> dict[str, Any]:
+    return {**fingerprint(setup), "storage_dtype": setup.opts.storage_dtype}
+
+
+def _finished_mismatch(setup: _Setup) -> str | None:
+    """None when the finished OUTPUT was made by this very run (same inputs, model, options), else why not."""
+    recorded = writers.read_metadata(setup.output, setup.fmt) or {}
+    old = recorded.get("fingerprint")
+    if not isinstance(old, dict):
+        return (f"{setup.output} records no fingerprint of the inputs and options that made it (written by an "
+                f"earlier build, or not by extract), so --resume cannot check it against {setup.opts.source!r}; "
+                f"pass --overwrite to replace it")
+    old = {**old, "storage_dtype": recorded.get("storage_dtype")}
+    new = _expected(setup)
+    diff = [k for k in (*WHAT_KEYS, *HOW_KEYS) if old.get(k) != new.get(k)]
+    if not diff:
+        return None
+    what = ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" if k not in WHAT_KEYS else k for k in diff)
+    return (f"{setup.output} was made from {recorded.get('source')!r} ({old.get('n_inputs')} inputs), not from "
+            f"this run's {setup.opts.source!r} ({new['n_inputs']} inputs) with these options: differs in {what}; "
+            f"pass --overwrite to replace it, or choose another OUTPUT")
+
+
+def _dir_mismatches(setup: _Setup) -> list[str]:
+    """Existing files of a dir output that this run would skip but that hold another input's
+    embedding, or were made with another model or options (the first few, as messages)."""
+    new = _expected(setup)
+    found: list[str] = []
+    for e, target in zip(setup.entries, setup.targets or []):
+        if not target.exists():
+            continue
+        got = writers.read_dir_file(target)
+        if got is None:
+            found.append(f"{target} is not a file written by extract")
+        elif got[0] != display(e.rel):
+            found.append(f"{target} holds {got[0]!r}, not {display(e.rel)!r}")
+        else:
+            meta = got[1]
+            # files of earlier builds have no fingerprint; their top-level metadata holds all but the window
+            old = {**{k: meta[k] for k in HOW_KEYS if k in meta}, **(meta.get("fingerprint") or {})}
+            diff = [k for k in HOW_KEYS if k in old and old[k] != new.get(k)]
+            if "model_weights" not in old:
+                found.append(f"{target} records no model (not a file written by extract)")
+            elif diff:
+                found.append(f"{target} was made with different " + ", ".join(
+                    f"{k} ({old.get(k)!r}, now {new.get(k)!r})" for k in diff))
+        if len(found) >= 3:
+            break
+    return found
+
+
 def _prepare_output(setup: _Setup) -> int:
     """Rank 0: decide whether OUTPUT may be (re)written, and set up OUTPUT.partial/."""
     opts, out, partial = setup.opts, setup.output, setup.partial
+    started = store.holds_run(partial)
     if setup.fmt != "dir" and out.exists() and not opts.overwrite:
-        if opts.resume and not partial.exists():
+        if opts.resume and not started:
+            why = _finished_mismatch(setup)
+            if why:
+                _error(why)
+                return USAGE
             print(f"{out} is already complete; nothing to resume", file=sys.stderr)
             return _COMPLETE
         if not opts.resume:
@@ -183,15 +268,26 @@ def _prepare_output(setup: _Setup) -> int:
     if setup.fmt == "dir" and out.exists() and not out.is_dir():
         _error(f"{out} exists and is not a directory")
         return USAGE
-    if partial.exists() and not (opts.resume or opts.overwrite):
+    if started and not (opts.resume or opts.overwrite):
         _error(f"{partial} holds an interrupted run: pass --resume to continue it or --overwrite to start over")
         return USAGE
+    if setup.fmt == "dir" and not opts.overwrite:
+        bad = _dir_mismatches(setup)
+        if bad:
+            _error(f"{out} already holds files this run would skip but cannot use: {'; '.join(bad)}; pass "
+                   f"--overwrite to redo them all, or choose another folder")
+            return USAGE
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        store.prepare(partial, fingerprint(setup), resume=opts.resume)
+        store.prepare(partial, fingerprint(setup), resume=opts.resume, run={"source": opts.source})
         store.remove_orphan_spills(partial)  # frames of files a killed run had not finished
-    except (store.StateMismatch, OSError) as e:
+    except store.StateMismatch as e:
         _error(str(e))
+        return USAGE
+    except OSError as e:
+        _error(_fs_error(e, partial, "cannot prepare the output"))
+        if not store.holds_run(partial):  # set up halfway: nothing in it that a later run could use
+            shutil.rmtree(partial, ignore_errors=True)
         return USAGE
     return OK
 
@@ -200,7 +296,7 @@ def _todo(setup: _Setup, world: dist_.World) -> list[tuple[int, str]]:
     """This rank's share of the inputs that are neither in a shard nor (dir output) already written."""
     done = store.summarize(setup.partial).finished()
     if setup.fmt == "dir" and not setup.opts.overwrite:
-        done |= {i for i, e in enumerate(setup.entries) if writers.dir_target(setup.output, e.rel).exists()}
+        done |= {i for i, t in enumerate(setup.targets or []) if t.exists()}
     pending = [(i, e.path) for i, e in enumerate(setup.entries) if i not in done]
     return pending[world.rank::world.size]
 
@@ -326,6 +422,7 @@ def metadata(setup: _Setup) -> dict[str, Any]:
             "sample_rate": m.sample_rate, "window_seconds": m.window_seconds,
             "frame_hop_seconds": m.frame_hop_seconds, "pooling": setup.pooling, "level": setup.opts.level,
             "storage_dtype": setup.opts.storage_dtype, "source": setup.opts.source, **numerics(m),
+            "fingerprint": fingerprint(setup),  # checked by a later --resume on the finished output
             "options": setup.opts.to_dict(), "torch": torch.__version__, "numpy": np.__version__,
             "python": platform.python_version()}
 
@@ -336,11 +433,15 @@ def _finish(setup: _Setup) -> int:
     spec = setup.spec
     plan = writers.Plan(setup.output, setup.fmt, setup.opts.level, np.dtype(setup.opts.storage_dtype),
                         [e.rel for e in setup.entries], setup.model.embedding_dim, spec.hop, spec.stride,
-                        spec.sample_rate, metadata(setup))
+                        spec.sample_rate, metadata(setup), setup.targets)
     try:
         rows = writers.write(plan, summary, setup.partial)
     except ImportError as e:  # parquet without pyarrow: the shards stay for a --resume with pyarrow
         _error(str(e))
+        return USAGE
+    except OSError as e:  # a full or read-only disk at the end: every shard is kept for --resume
+        _error(_fs_error(e, setup.output, "cannot write the output") + f"; the embedded work stays in "
+               f"{setup.partial}: free space (or fix the cause) and rerun with --resume")
         return USAGE
     shutil.rmtree(setup.partial, ignore_errors=True)
     n_fail = len(summary.failures)

@@ -57,6 +57,8 @@ def discover(source: str, *, extensions: Iterable[str] = DEFAULT_EXTENSIONS, rec
             entries = _from_list(text, base=p.parent, where=str(p))
         elif p.is_file() or p.is_symlink():
             entries = [Entry(str(p), p.name)]
+        elif p.exists():  # a FIFO, socket or device: opening a FIFO would wait for a writer forever
+            raise SourceError(f"{source}: not a regular file ({special_kind(p)})")
         else:
             raise SourceError(f"{source}: no such file, directory or glob match")
     if not entries:
@@ -64,6 +66,12 @@ def discover(source: str, *, extensions: Iterable[str] = DEFAULT_EXTENSIONS, rec
                           f"use --ext to change them)")
     _check_unique(entries)
     return entries
+
+
+def special_kind(p: Path) -> str:
+    """What a path that is neither a regular file nor a folder is, for messages."""
+    from ..audio import file_kind
+    return file_kind(os.stat(p).st_mode)
 
 
 def _is_glob(s: str) -> bool:
@@ -115,7 +123,12 @@ def _rel(path: str, root: Path) -> str:
 
 
 def _from_list(text: str, *, base: Path, where: str) -> list[Entry]:
-    """Paths from a text list or CSV; relative paths are relative to the list file's folder."""
+    """Paths from a text list or CSV; relative paths are relative to the list file's folder.
+
+    A text list is one name per line taken exactly as written, spaces included (only the line break
+    goes); blank lines and lines whose first non-blank character is ``#`` are skipped, and ``\\#`` at
+    the start of a name stands for ``#``. CSV/TSV cells are stripped of surrounding spaces."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the first name
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         return []
@@ -129,7 +142,7 @@ def _from_list(text: str, *, base: Path, where: str) -> list[Entry]:
             rows = rows[1:]
         names = [r[col].strip() for r in rows if len(r) > col and r[col].strip()]
     else:
-        names = [ln.strip() for ln in lines]
+        names = [_unescape(ln) for ln in lines]
     out = []
     for name in names:
         p = Path(name).expanduser()
@@ -137,6 +150,14 @@ def _from_list(text: str, *, base: Path, where: str) -> list[Entry]:
     if not out:
         raise SourceError(f"{where}: the list holds no paths")
     return out
+
+
+def _unescape(line: str) -> str:
+    """A text-list line as a name: ``\\#`` after any leading spaces is a literal ``#``."""
+    body = line.lstrip()
+    if body.startswith("\\#"):
+        return line[:len(line) - len(body)] + body[1:]
+    return line
 
 
 def _check_unique(entries: list[Entry]) -> None:

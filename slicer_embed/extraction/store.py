@@ -43,24 +43,41 @@ class StateMismatch(ValueError):
     """``--resume`` on a partial folder left by a run with other inputs, model or options."""
 
 
-def prepare(folder: Path, fingerprint: dict[str, Any], *, resume: bool) -> None:
+def holds_run(folder: Path) -> bool:
+    """Whether ``folder`` holds an interrupted run. Its ``meta.json`` is written before any shard, so a
+    folder without one (the disk filled or refused while it was being set up) holds no work."""
+    return (folder / META_NAME).is_file()
+
+
+RUN_KEY = "run"  # meta.json's description of the run for messages (its SOURCE); not compared
+
+
+def prepare(folder: Path, fingerprint: dict[str, Any], *, resume: bool, run: dict[str, Any] | None = None) -> None:
     """Create ``folder`` with ``meta.json``, or check an existing one against ``fingerprint``.
 
     Without ``resume`` any existing folder is removed first (the caller decides whether that is
-    allowed). Raises ``StateMismatch`` naming the differing keys.
+    allowed). Raises ``StateMismatch`` naming the differing keys and both runs' SOURCE. ``run``
+    (``{"source": ...}``) is stored for that message, not compared.
     """
     meta = folder / META_NAME
     if folder.exists() and resume and meta.is_file():
-        old = json.loads(meta.read_text(encoding="utf-8"))
+        try:
+            old = json.loads(meta.read_text(encoding="utf-8"))
+        except ValueError as e:  # torn or foreign: never a silent start-over of someone's work
+            raise StateMismatch(f"{meta} is unreadable ({e}); pass --overwrite to start over") from e
+        was = old.pop(RUN_KEY, {}) if isinstance(old, dict) else {}
         diff = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
         if diff:
-            raise StateMismatch(f"{folder} was written by a run with different {', '.join(diff)}; "
+            then = f" over {was['source']!r}" if isinstance(was, dict) and "source" in was else ""
+            now = f" (this run: {run['source']!r})" if run and "source" in run else ""
+            raise StateMismatch(f"{folder} was written by a run{then} with different {', '.join(diff)}{now}; "
                                 f"rerun with the same arguments, or pass --overwrite to start over")
         return
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    atomic_write_text(meta, json.dumps(fingerprint, indent=1, sort_keys=True))
+    atomic_write_text(meta, json.dumps({**fingerprint, **({RUN_KEY: run} if run else {})}, indent=1,
+                                       sort_keys=True))
 
 
 @dataclass
