@@ -21,13 +21,12 @@ from pathlib import Path
 
 from ..allocation import (BENCHMARK_PACKAGES, BENCHMARK_TTS_ENGINES, CORPUS_DRUMKITS, CORPUS_MIDI, CORPUS_PACKAGES,
                           CORPUS_SOUNDFONTS, ReservedSourceError, refuse_reserved)
-from ..common import SR  # noqa: F401  (documents the 16 kHz output)
 from ..hashing import source_hashes
 from ..manifest import SOURCE_COLUMNS, TASK_COLUMNS, Clip, check_task_rows, render_all, write_csv
 from ..tasks import Context
 from ..texts import FORTUNES, WORDLISTS
 from ..tools import require_tools
-from . import NAMES, task_module
+from . import task_module
 
 TEXT_PACKAGES = frozenset({*FORTUNES.values(), *(p for p, _ in WORDLISTS.values())})
 TOOLS = {"kws": ("flite", "festival"), "broad": ("flite", "festival"), "instrument": ("fluidsynth",),

@@ -8,13 +8,12 @@ is the interval pattern alone: roots, registers and timbres are spread evenly ov
 
 from __future__ import annotations
 
-from functools import partial
 
 from ..common import rng_for
 from ..manifest import Clip
-from ..midi import Note, rendered_note
+from ..midi import Note
 from ..tasks import Context
-from .fonts import fonts, packages, playable  # noqa: F401  (packages: the task's packages)
+from .fonts import font_clips, packages  # noqa: F401  (packages: the task's packages)
 
 NAME = "chord"
 QUALITIES = {"major": (4, 7), "minor": (3, 7), "diminished": (3, 6), "augmented": (4, 8), "sus4": (5, 7)}
@@ -36,17 +35,7 @@ def notes(tiny: bool, seed: int = 0) -> list[tuple[str, Note]]:
 
 
 def plan(ctx: Context) -> list[Clip]:
-    seq = notes(ctx.tiny, ctx.seed)
-    just = tuple(n for _, n in seq)
-    clips = []
-    for f in fonts(ctx):
-        for i, (q, n) in enumerate(seq):
-            if playable(f, n):
-                clips.append(Clip(f"audio/{f.name}/{q}-{i:03d}-r{n.pitch:03d}-p{n.program:03d}.wav",
-                                  partial(rendered_note, f.path, just, i), q, f.split, f"soundfont:{f.name}",
-                                  (f.sid,)))
-    return clips
-
+    return font_clips(ctx, notes(ctx.tiny, ctx.seed), lambda q, i, n: f"{q}-{i:03d}-r{n.pitch:03d}-p{n.program:03d}")
 
 def chunk_size(ctx: Context) -> int:
     return len(notes(ctx.tiny, ctx.seed))

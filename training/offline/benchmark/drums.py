@@ -29,7 +29,7 @@ from ..midi import Note, rendered_note
 from ..sources import files
 from ..tasks import Context
 from ..tts import trim_silence
-from .fonts import fonts, playable
+from .fonts import font_clips
 from .fonts import packages as font_packages
 
 NAME = "drums"
@@ -91,14 +91,8 @@ def sample_clip(path: Path, seed: int, key: str) -> np.ndarray:
 
 
 def plan(ctx: Context) -> list[Clip]:
-    seq = gm_notes(ctx.tiny)
-    just = tuple(n for _, n in seq)
-    clips = []
-    for f in fonts(ctx):
-        for i, (cls, n) in enumerate(seq):
-            if playable(f, n):
-                clips.append(Clip(f"audio/{f.name}/{cls}-k{n.program:03d}-n{n.pitch:03d}-v{n.velocity:03d}.wav",
-                                  partial(rendered, f.path, just, i), cls, f.split, f"soundfont:{f.name}", (f.sid,)))
+    clips = font_clips(ctx, gm_notes(ctx.tiny), lambda c, i, n: f"{c}-k{n.program:03d}-n{n.pitch:03d}-v{n.velocity:03d}",
+                       rendered)
     for pkg, (folder, split) in SAMPLES.items():
         taken: dict[str, int] = {}
         for r in files(ctx.cache, pkg, folder):

@@ -7,15 +7,14 @@ soundfont: train GeneralUser GS, valid the csound GM bank, test TimGM6mb. Clips 
 
 from __future__ import annotations
 
-from functools import partial
 
 import numpy as np
 
 from ..manifest import Clip
-from ..midi import Note, rendered_note
+from ..midi import Note
 from ..tasks import Context
 from ..tasks.instrument import FAMILIES
-from .fonts import fonts, packages, playable  # noqa: F401  (packages: the task's packages)
+from .fonts import font_clips, packages  # noqa: F401  (packages: the task's packages)
 
 NAME = "instrument"
 PITCHES, VELOCITIES = 3, (70, 110)
@@ -34,17 +33,7 @@ def notes(tiny: bool) -> list[tuple[str, Note]]:
 
 
 def plan(ctx: Context) -> list[Clip]:
-    seq = notes(ctx.tiny)
-    just = tuple(n for _, n in seq)
-    clips = []
-    for f in fonts(ctx):
-        for i, (fam, n) in enumerate(seq):
-            if playable(f, n):
-                clips.append(Clip(f"audio/{f.name}/{fam}-p{n.program:03d}-n{n.pitch:03d}-v{n.velocity:03d}.wav",
-                                  partial(rendered_note, f.path, just, i), fam, f.split, f"soundfont:{f.name}",
-                                  (f.sid,)))
-    return clips
-
+    return font_clips(ctx, notes(ctx.tiny), lambda fam, i, n: f"{fam}-p{n.program:03d}-n{n.pitch:03d}-v{n.velocity:03d}")
 
 def chunk_size(ctx: Context) -> int:
     """Clips per soundfont: each worker renders a font's note list once."""

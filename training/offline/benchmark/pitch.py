@@ -7,28 +7,18 @@ soundfonts: train GeneralUser GS, valid the csound GM bank, test TimGM6mb. Clips
 
 from __future__ import annotations
 
-from functools import partial
 
 from ..manifest import Clip
-from ..midi import rendered_note
 from ..tasks import Context
 from ..tasks.pitch import notes, pitch_class
-from .fonts import fonts, packages, playable  # noqa: F401  (packages: the task's packages)
+from .fonts import font_clips, packages  # noqa: F401  (packages: the task's packages)
 
 NAME = "pitch"
 
 
 def plan(ctx: Context) -> list[Clip]:
-    seq = tuple(notes(ctx.tiny, ctx.seed))
-    clips = []
-    for f in fonts(ctx):
-        for i, n in enumerate(seq):
-            if playable(f, n):
-                clips.append(Clip(f"audio/{f.name}/n{n.pitch:03d}-p{n.program:03d}.wav",
-                                  partial(rendered_note, f.path, seq, i), pitch_class(n.pitch), f.split,
-                                  f"soundfont:{f.name}", (f.sid,)))
-    return clips
-
+    seq = [(pitch_class(n.pitch), n) for n in notes(ctx.tiny, ctx.seed)]
+    return font_clips(ctx, seq, lambda _, i, n: f"n{n.pitch:03d}-p{n.program:03d}")
 
 def chunk_size(ctx: Context) -> int:
     return len(notes(ctx.tiny, ctx.seed))
