@@ -65,12 +65,15 @@ def test_task_is_group_disjoint_and_evaluable(bench, task):
     assert list((folder / "licences").glob("*.copyright")), "licence files missing"
 
 
-def test_eval_reads_the_task_folders(bench):
+def test_eval_reads_the_task_folders_and_dev_views(bench):
     from slicer_embed.training.evaluation.manifest import read_manifest
 
     for t in NAMES:
         task = read_manifest(bench / t)
         assert set(task.splits) == {"train", "valid", "test"} and all(task.path(r).is_file() for r in task.rows)
+        dev = read_manifest(bench / "dev" / t)
+        assert dev.name == t and set(dev.splits) == {"train", "valid"}
+        assert {task.path(r).resolve() for r in task.rows if r.split != "test"} == {dev.path(r).resolve() for r in dev.rows}
 
 
 def test_sources_are_benchmark_only(bench):

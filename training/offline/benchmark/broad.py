@@ -23,7 +23,8 @@ from slicer_embed.audio import resample
 
 from ..common import SR, decode, peak_normalise, rng_for
 from ..manifest import Clip
-from ..sources import Recording, files
+from ..sources import Recording
+from .readable import readable_files as files
 from ..tasks import Context
 from ..texts import sentences
 from ..tts import Voice, trim_silence

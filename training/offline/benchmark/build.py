@@ -6,6 +6,10 @@ it unchanged. Before anything is fetched, each task's packages go through
 planning, every source a clip uses is checked again (:func:`check_sources`): real recordings and
 soundfonts from benchmark packages only, synthetic speech from flite and festival only.
 
+``OUT/dev/<task>/manifest.csv`` is the development view: the same rows without the test split
+(``file_name`` points into ``OUT/<task>``), for choosing between models without a single test file
+being opened (``slicer-embed eval --valid-only`` still embeds test rows it does not score).
+
 ``sources.csv`` lists every source of each split: real recordings with their 16 kHz PCM SHA-1,
 soundfonts (``<package>/<path>``) with the SHA-1 of the file, and TTS voices as ``tts:<engine>:<voice>``
 (no hash).
@@ -28,6 +32,7 @@ from ..texts import FORTUNES, WORDLISTS
 from ..tools import require_tools
 from . import task_module
 
+DEV = "dev"  # OUT/dev/<task>: the development view (no test rows)
 TEXT_PACKAGES = frozenset({*FORTUNES.values(), *(p for p, _ in WORDLISTS.values())})
 TOOLS = {"kws": ("flite", "festival"), "broad": ("flite", "festival"), "instrument": ("fluidsynth",),
          "pitch": ("fluidsynth",), "chord": ("fluidsynth",), "drums": ("fluidsynth",)}
@@ -104,7 +109,14 @@ def build_task(name: str, out: Path, ctx: Context) -> list[dict[str, str]]:
     write_csv(folder / "sources.csv", source_table([c for c in clips if c.file_name in made], ctx), SOURCE_COLUMNS)
     ctx.cache.copy_licences(packages, folder)
     ctx.cache.copy_system_licences(list(getattr(mod, "system_licences", ())), folder)
+    write_dev_view(out, name, rows)
     return rows
+
+
+def write_dev_view(out: Path, name: str, rows: list[dict[str, str]]) -> None:
+    """``out/dev/<name>/manifest.csv``: the train and valid rows, paths relative to that folder."""
+    dev = [{**r, "file_name": f"../../{name}/{r['file_name']}"} for r in rows if r["split"] in ("train", "valid")]
+    write_csv(out / DEV / name / "manifest.csv", dev, TASK_COLUMNS)
 
 
 def build(out: Path, names: tuple[str, ...], ctx: Context) -> None:

@@ -26,7 +26,7 @@ from slicer_embed.audio import resample
 from ..common import SR, decode, peak_normalise, rng_for
 from ..manifest import Clip
 from ..midi import Note, rendered_note
-from ..sources import files
+from .readable import readable_files as files
 from ..tasks import Context
 from ..tts import trim_silence
 from .fonts import font_clips

@@ -19,7 +19,7 @@ import numpy as np
 from ..augment import coloured_noise, loop_to, mix_at_snr
 from ..common import SR, decode_cached, fit_length, peak_normalise, rng_for
 from ..manifest import Clip
-from ..sources import files
+from .readable import readable_files as files
 from ..tasks import Context
 from ..tts import Voice, trim_silence
 from .speech import SYSTEM_LICENCES, VOICES, native_english, require_voices, speaker_of, spoken

@@ -18,7 +18,8 @@ import numpy as np
 
 from ..common import SR, decode, peak_normalise, stable_int
 from ..manifest import Clip
-from ..sources import Recording, files
+from ..sources import Recording
+from .readable import readable_files as files
 from ..tasks import Context
 from ..tts import trim_silence
 

@@ -17,7 +17,7 @@ import numpy as np
 from ..augment import random_channel
 from ..common import decode, peak_normalise, rng_for
 from ..manifest import Clip
-from ..sources import files
+from .readable import readable_files as files
 from ..tasks import Context
 from .splits import assign_groups
 
