@@ -1,7 +1,7 @@
 """broad: speech / music / environment (3 classes) in 4-5 s clips, from benchmark-only sources.
 
 - speech: kajongg's 8 real voices (3-6 tile and call names of one voice in a row, 0.1-0.4 s apart)
-  and English sentences (``fortunes-min``) read by the flite and festival voices;
+  and English sentences (``fortunes-min``) read by the flite and festival voices, one after another;
 - music: excerpts of the benchmark soundtracks (hyperrogue, Drascula) and of the games' music;
 - environment: a scene of 2-3 effects of one game (its music left out) at random offsets and gains.
 
@@ -97,21 +97,31 @@ def scene_clip(paths: tuple[str, ...], seed: int, key: str) -> np.ndarray:
     return peak_normalise(out, float(rng.uniform(-12, -1)))
 
 
+def _fill(parts: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
+    """``parts`` in turn (repeated as needed), 0.1-0.4 s apart, until ``n`` samples; shape (n,).
+    Every clip of every class is 4-5 s long, so length cannot tell speech from the rest."""
+    out, i = [], 0
+    while sum(len(p) for p in out) < n:
+        out += [parts[i % len(parts)], np.zeros(int(rng.uniform(0.1, 0.4) * SR), np.float32)]
+        i += 1
+    return np.concatenate(out)[:n]
+
+
 def kajongg_clip(paths: tuple[str, ...], seed: int, key: str) -> np.ndarray:
-    """Names said by one kajongg voice in a row (0.1-0.4 s apart), cut to 4-5 s."""
+    """Names said by one kajongg voice in a row, 4-5 s."""
     rng = rng_for(seed, NAME, key)
     n = length(rng)
-    parts = []
-    for p in paths:
-        parts += [trim_silence(decode(p)), np.zeros(int(rng.uniform(0.1, 0.4) * SR), np.float32)]
-    x = np.concatenate(parts)[:n]
+    x = _fill([trim_silence(decode(p)) for p in paths], n, rng)
     return peak_normalise(x, float(rng.uniform(-12, -1)))
 
 
 def tts_clip(voice: Voice, items: tuple[tuple[str, float], ...], index: int, seed: int, key: str) -> np.ndarray:
+    """Sentence ``index`` of the batch, then the batch's next sentences, by one voice, 4-5 s."""
     rng = rng_for(seed, NAME, key)
-    x = trim_silence(spoken(voice, items, index, float(rng.uniform(0.93, 1.07))))
-    return peak_normalise(x[: length(rng)], float(rng.uniform(-12, -1)))
+    n, speed = length(rng), float(rng.uniform(0.93, 1.07))
+    order = [(index + k) % len(items) for k in range(len(items))]
+    x = _fill([trim_silence(spoken(voice, items, j, speed)) for j in order], n, rng)
+    return peak_normalise(x, float(rng.uniform(-12, -1)))
 
 
 def _spread(total: int, groups: list[str]) -> dict[str, int]:
