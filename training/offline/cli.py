@@ -1,8 +1,9 @@
-"""``slicer-embed data``: build the offline pretraining corpus and the mini-LAPE tasks.
+"""``slicer-embed data``: build the offline pretraining corpus, the mini-LAPE tasks and the benchmark.
 
   slicer-embed data corpus OUT [--tiny] [--seed N] [--jobs N] [--cache DIR]
   slicer-embed data minilape OUT [--tiny] [--tasks kws speaker ...] [--seed N] [--jobs N] [--cache DIR]
   slicer-embed data mix MANIFEST [--domain-weights speech=1,music=1,env=1]   (hours and crops per domain)
+  slicer-embed data benchmark OUT [--tiny] [--tasks kws pitch ...] [--seed N] [--jobs N] [--cache DIR]
   slicer-embed data install-tools          (apt-get install the synthesis tools; needs root)
 
 Builds are deterministic for a given --seed and resumable (existing files are kept; manifests are
@@ -19,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from .allocation import ReservedSourceError
+from .benchmark import NAMES as BENCHMARK_NAMES
 from .debs import DebCache, DebFetchError
 from .tasks import ALL_NAMES, Context
 from .tools import ToolMissingError
@@ -37,7 +40,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="slicer-embed data", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    _common(sub.add_parser("corpus", help="unlabelled pretraining corpus (~19 h, FLAC)"))
+    _common(sub.add_parser("corpus", help="unlabelled pretraining corpus of speech, music and effects (~60 h, FLAC; docs/corpus.md)"))
     ml = sub.add_parser("minilape", help="the six mini-LAPE tasks and the pitch probe (WAV + manifest.csv per task)")
     _common(ml)
     ml.add_argument("--tasks", nargs="+", choices=ALL_NAMES, default=list(ALL_NAMES),
@@ -46,6 +49,11 @@ def parser() -> argparse.ArgumentParser:
                                      "draws under --domain-weights")
     mix.add_argument("manifest", type=Path, help="a corpus manifest.csv (with a domain column)")
     mix.add_argument("--domain-weights", default="", help="as slicer-embed train's flag; default: one crop per file")
+    bm = sub.add_parser("benchmark", help="the out-of-domain benchmark: 8 tasks from sources the corpus never "
+                                          "reads (docs/benchmark.md)")
+    _common(bm)
+    bm.add_argument("--tasks", nargs="+", choices=BENCHMARK_NAMES, default=list(BENCHMARK_NAMES),
+                    help="tasks to build (default: all)")
     sub.add_parser("install-tools", help="apt-get install sox, espeak-ng, flite, festival, fluidsynth")
     return ap
 
@@ -98,11 +106,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .corpus import build as build_corpus
 
             build_corpus(args.out, ctx)
+        elif args.cmd == "benchmark":
+            from .benchmark.build import build as build_benchmark
+
+            build_benchmark(args.out, tuple(args.tasks), ctx)
         else:
             from .minilape import build as build_minilape
 
             build_minilape(args.out, tuple(args.tasks), ctx)
-    except ToolMissingError as e:
+    except (ToolMissingError, ReservedSourceError) as e:
         print(f"slicer-embed data: {e}", file=sys.stderr)
         return 2
     except DebFetchError as e:

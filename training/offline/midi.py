@@ -25,9 +25,20 @@ US_PER_QUARTER = 1_000_000
 
 @dataclass(frozen=True)
 class Note:
-    program: int   # General MIDI program 0-127
+    """One note, or a chord: ``pitch`` plus ``intervals`` (semitones above it) sounded together.
+
+    ``channel`` 9 is General MIDI percussion: ``program`` then picks the drum kit (bank 128) and
+    ``pitch`` the drum (36 kick, 38 snare, 42 closed hi-hat, ...)."""
+
+    program: int   # General MIDI program 0-127 (on channel 9: the drum kit)
     pitch: int     # MIDI note number
     velocity: int  # 1-127
+    channel: int = 0                 # 0-15
+    intervals: tuple[int, ...] = ()  # further notes of a chord, in semitones above ``pitch``
+
+    @property
+    def pitches(self) -> tuple[int, ...]:
+        return (self.pitch, *(self.pitch + i for i in self.intervals))
 
 
 def _varlen(n: int) -> bytes:
@@ -40,13 +51,18 @@ def _varlen(n: int) -> bytes:
 
 
 def midi_bytes(notes: list[Note], slot: float, hold: float) -> bytes:
-    """Type-0 MIDI: for each note a program change, note-on, note-off after ``hold`` s, rest to ``slot``."""
+    """Type-0 MIDI: for each note a program change, note-on(s), note-off(s) after ``hold`` s, rest to
+    ``slot``, on the note's channel."""
     ev = bytearray(b"\x00\xff\x51\x03" + US_PER_QUARTER.to_bytes(3, "big"))
     gap = 0
     for n in notes:
-        ev += _varlen(gap) + bytes([0xC0, n.program])
-        ev += _varlen(0) + bytes([0x90, n.pitch, n.velocity])
-        ev += _varlen(int(hold * TICKS)) + bytes([0x80, n.pitch, 0])
+        if not 0 <= n.channel < 16:
+            raise ValueError(f"MIDI channel {n.channel} outside 0-15")
+        ev += _varlen(gap) + bytes([0xC0 | n.channel, n.program])
+        for k in n.pitches:
+            ev += _varlen(0) + bytes([0x90 | n.channel, k, n.velocity])
+        for j, k in enumerate(n.pitches):
+            ev += _varlen(int(hold * TICKS) if j == 0 else 0) + bytes([0x80 | n.channel, k, 0])
         gap = int((slot - hold) * TICKS)
     ev += _varlen(gap) + b"\xff\x2f\x00"
     header = b"MThd" + struct.pack(">IHHH", 6, 0, 1, TICKS)
@@ -78,3 +94,32 @@ def rendered_note(soundfont: str, seq: tuple[Note, ...], index: int) -> np.ndarr
     """Note ``index`` of ``seq`` rendered with ``soundfont``, peak-normalised. The whole sequence is
     rendered by one fluidsynth run per soundfont and worker (builders keep a font in one chunk)."""
     return peak_normalise(_render_cached(soundfont, seq)[index])
+
+
+@lru_cache(maxsize=16)
+def soundfont_presets(soundfont: str) -> frozenset[tuple[int, int]]:
+    """The (bank, program) pairs a SoundFont 2/3 file defines, read from its ``pdta/phdr`` chunk
+    (drum kits are bank 128). Lets a builder skip notes a font cannot play instead of rendering
+    fluidsynth's fallback preset under a wrong label."""
+    with open(soundfont, "rb") as f:
+        riff, _size, form = struct.unpack("<4sI4s", f.read(12))
+        if riff != b"RIFF" or form != b"sfbk":
+            raise ValueError(f"{soundfont}: not a SoundFont (RIFF sfbk) file")
+        while True:
+            head = f.read(12)
+            if len(head) < 8:
+                raise ValueError(f"{soundfont}: no pdta chunk")
+            cid, size = struct.unpack("<4sI", head[:8])
+            if cid == b"LIST" and head[8:12] == b"pdta":
+                pdta = f.read(size - 4)
+                break
+            f.seek(size + (size & 1) - 4, 1)
+    i = 0
+    while i + 8 <= len(pdta):
+        cid, size = struct.unpack("<4sI", pdta[i:i + 8])
+        if cid == b"phdr":
+            recs = pdta[i + 8:i + 8 + size]
+            # 38-byte records: name (20), preset, bank, bag index (H each), 3 x I; the last is the terminator.
+            return frozenset(struct.unpack("<HH", recs[j + 20:j + 24])[::-1] for j in range(0, len(recs) - 38, 38))
+        i += 8 + size + (size & 1)
+    raise ValueError(f"{soundfont}: no phdr chunk")
