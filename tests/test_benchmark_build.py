@@ -15,9 +15,9 @@ import pytest
 import soundfile as sf
 
 from slicer_embed.training.offline import cli
-from slicer_embed.training.offline.allocation import (BENCHMARK_PACKAGES, BENCHMARK_TTS_ENGINES, CORPUS_DRUMKITS,
-                                                      CORPUS_MIDI, CORPUS_PACKAGES, CORPUS_SOUNDFONTS,
-                                                      CORPUS_TTS_ENGINES, RESERVED)
+from slicer_embed.training.offline.allocation import (BENCHMARK_PACKAGES, BENCHMARK_TTS_ENGINES,
+                                                      CORPUS_TTS_ENGINES, RESERVED,
+                                                      corpus_packages)
 from slicer_embed.training.offline.benchmark import NAMES
 from slicer_embed.training.offline.common import pcm_sha1
 from slicer_embed.training.offline.manifest import group_violations, read_csv
@@ -77,7 +77,7 @@ def test_eval_reads_the_task_folders_and_dev_views(bench):
 
 
 def test_sources_are_benchmark_only(bench):
-    corpus = {*CORPUS_PACKAGES, *CORPUS_SOUNDFONTS, *CORPUS_DRUMKITS, *CORPUS_MIDI}
+    corpus = set(corpus_packages())
     seen_pkgs, seen_engines = set(), set()
     for t in NAMES:
         for r in read_csv(bench / t / "sources.csv"):

@@ -34,7 +34,7 @@ import soundfile as sf
 
 from slicer_embed.audio import resample
 
-from .allocation import (CORPUS_MIDI, CORPUS_PACKAGES, CORPUS_SOUNDFONTS, DOMAINS, corpus_packages,
+from .allocation import (CORPUS_MIDI, CORPUS_PACKAGES, CORPUS_SOUNDFONTS, DOMAINS,
                          refuse_reserved)
 from .common import SR, decode, rng_for
 from .hashing import source_hashes

@@ -23,8 +23,8 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from ..allocation import (BENCHMARK_PACKAGES, BENCHMARK_TTS_ENGINES, CORPUS_DRUMKITS, CORPUS_MIDI, CORPUS_PACKAGES,
-                          CORPUS_SOUNDFONTS, ReservedSourceError, refuse_reserved)
+from ..allocation import (BENCHMARK_PACKAGES, BENCHMARK_TTS_ENGINES, ReservedSourceError,
+                          corpus_packages, refuse_reserved)
 from ..hashing import source_hashes
 from ..manifest import SOURCE_COLUMNS, TASK_COLUMNS, Clip, check_task_rows, render_all, write_csv
 from ..tasks import Context
@@ -36,7 +36,7 @@ DEV = "dev"  # OUT/dev/<task>: the development view (no test rows)
 TEXT_PACKAGES = frozenset({*FORTUNES.values(), *(p for p, _ in WORDLISTS.values())})
 TOOLS = {"kws": ("flite", "festival"), "broad": ("flite", "festival"), "instrument": ("fluidsynth",),
          "pitch": ("fluidsynth",), "chord": ("fluidsynth",), "drums": ("fluidsynth",)}
-CORPUS_ONLY = frozenset({*CORPUS_PACKAGES, *CORPUS_SOUNDFONTS, *CORPUS_DRUMKITS, *CORPUS_MIDI})
+CORPUS_ONLY = frozenset(corpus_packages())
 
 
 def check_packages(packages: list[str], task: str) -> None:
