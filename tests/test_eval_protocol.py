@@ -190,3 +190,17 @@ def test_failed_test_file_leaves_train_and_valid_embeddings_bit_identical(tmp_pa
     fit = np.array([r[2] != "test" for r in rows])
     assert second.ok.sum() == len(rows) - 1 and second.ok[fit].all()
     assert np.array_equal(first.X[fit], second.X[fit])
+
+
+def test_valid_only_never_reads_a_test_file(task_dir, logmel, tmp_path):
+    d = tmp_path / "t"
+    shutil.copytree(task_dir, d)
+    rows = read_rows(d)
+    test = [r for r in rows if r[2] == "test"]
+    for r in test:  # every test file gone: a valid-only run must not even try to decode one
+        (d / r[0]).unlink()
+    valid_only = dataclasses.replace(FAST, score_test=False)
+    out = run_task(logmel, read_manifest(d), valid_only, [0], tmp_path / "c", progress=False).result
+    assert out["skipped"] == [] and "test" not in out["n"] and out["accuracy"] == {}
+    full = run_task(logmel, read_manifest(task_dir), FAST, [0], tmp_path / "c2", progress=False).result
+    assert out["valid_accuracy"] == full["valid_accuracy"]

@@ -79,7 +79,12 @@ def task_crop(task: Task, protocol: ProtocolConfig) -> float:
 
 def run_task(embedder: Any, task: Task, protocol: ProtocolConfig, seeds: list[int], cache_dir: Path,
              batch_size: int = 32, progress: bool = True) -> TaskOutcome:
-    """Evaluate one task; raises ``TaskError`` for tasks that cannot be evaluated as given."""
+    """Evaluate one task; raises ``TaskError`` for tasks that cannot be evaluated as given.
+
+    Without ``protocol.score_test`` the test rows are dropped before anything is read: model selection
+    neither scores nor embeds (decodes) a test file."""
+    if not protocol.score_test:
+        task = dataclasses.replace(task, rows=tuple(r for r in task.rows if not r.split.startswith("test")))
     crop = task_crop(task, protocol)
     emb = embed_task(embedder, task, crop, cache_dir, batch_size, progress)
     skipped = [{"file": task.rows[i].file_name, "split": task.rows[i].split, "error": msg}
