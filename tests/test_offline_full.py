@@ -87,3 +87,32 @@ def test_full_corpus_holds_no_test_audio():
     assert test_sources, "the full mini-LAPE should use real recordings in its test splits"
     assert not {r["source"] for r in rows} & test_sources
     assert not ({r["sha1"] for r in rows} | {r["source_sha1"] for r in rows if r["source_sha1"]}) & test_hashes
+
+
+def test_full_corpus_and_benchmark_share_no_source():
+    """Issue 22: no package, voice, soundfont or recording feeds both the corpus and the benchmark.
+
+    Run with SLICER_EMBED_CORPUS=data/corpus2 SLICER_EMBED_BENCHMARK=data/benchmark (manifests only)."""
+    from slicer_embed.training.offline.allocation import BENCHMARK_TTS_ENGINES, RESERVED, RESERVED_FOR_PRETRAINING
+    from slicer_embed.training.offline.benchmark import NAMES
+    from slicer_embed.training.offline.corpus import source_packages
+
+    corpus = _folder("SLICER_EMBED_CORPUS")
+    bench = Path(os.environ.get("SLICER_EMBED_BENCHMARK") or pytest.skip("set SLICER_EMBED_BENCHMARK"))
+    rows = read_csv(corpus / "manifest.csv")
+    bench_sources = [r for t in NAMES for r in read_csv(bench / t / "sources.csv")]
+    assert rows and bench_sources
+    corpus_pkgs = source_packages(rows)
+    bench_pkgs = {s["source"].split("/", 1)[0] for s in bench_sources if not s["source"].startswith("tts:")}
+    assert not corpus_pkgs & bench_pkgs, "a package feeds both"
+    assert not corpus_pkgs & (RESERVED | RESERVED_FOR_PRETRAINING)
+    assert not bench_pkgs & RESERVED
+    corpus_voices = {r["source"] for r in rows if r["source"].startswith("tts:")}
+    bench_voices = {s["source"] for s in bench_sources if s["source"].startswith("tts:")}
+    assert not corpus_voices & bench_voices
+    assert {v.split(":")[1] for v in bench_voices} <= set(BENCHMARK_TTS_ENGINES)
+    corpus_audio = {r["sha1"] for r in rows} | {r["source_sha1"] for r in rows if r["source_sha1"]}
+    bench_audio = {s["sha1"] for s in bench_sources if s.get("sha1")}
+    for t in NAMES:
+        bench_audio |= {r["sha1"] for r in read_csv(bench / t / "manifest.csv")}
+    assert not corpus_audio & bench_audio, "the same recording (by 16 kHz PCM hash) is in both"
