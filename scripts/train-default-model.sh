@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the four recipes compared in docs/results.md on the offline corpus, at equal steps, one
+# Train the four recipes of the 300-step comparison (docs/history.md, 2026-11-30) on the offline corpus, at equal steps, one
 # CPU thread each (they run side by side on a 2-core machine). Resumable: re-running the script
 # continues every unfinished run from its last checkpoint.
 #
@@ -11,7 +11,7 @@ set -euo pipefail
 STEPS=${1:-300}
 DATA=${DATA:-data/corpus/manifest.csv}
 RUNS=${RUNS:-runs}
-# Short-budget CPU recipe (docs/results.md): the `default` preset (SLICER with the reference's
+# Short-budget CPU recipe of that comparison (docs/history.md): the `default` preset (SLICER with the reference's
 # artefacts fixed, bf16 + channels-last) with AdamW, cosine schedule, a queue sized for batch 64
 # and a faster EMA, because a few hundred steps is all a CPU gives in an hour.
 COMMON=(--preset default --batch-size 64 --optimizer adamw --lr 1e-3 --weight-decay 1e-4

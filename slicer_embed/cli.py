@@ -70,8 +70,8 @@ def entry_point() -> NoReturn:
     """The ``slicer-embed`` console script and ``python -m slicer_embed``: ``main()``, then exit.
 
     After an inference verb the process leaves through ``quick_exit``: with torch loaded, the
-    interpreter's own shutdown (garbage-collection passes over every module's objects) took 0.4 s
-    and raised peak memory by ~125 MiB after the work was done (2-core CPU, 2026-11-30).
+    interpreter's own shutdown (garbage-collection passes over every module's objects) costs time
+    and peak memory after the work is done (docs/performance.md).
     """
     argv = sys.argv[1:]
     status = main(argv)

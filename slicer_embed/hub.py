@@ -194,8 +194,12 @@ def download(repo_id: str, *, revision: str | None = None, cache_dir: str | os.P
     when offline, the command that prefetches the model.
     """
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import (EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError,
-                                        RepositoryNotFoundError, RevisionNotFoundError)
+    try:  # huggingface_hub >= 0.24
+        from huggingface_hub.errors import (EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError,
+                                            RepositoryNotFoundError, RevisionNotFoundError)
+    except ImportError:  # 0.20-0.23 (the declared floor): the same classes, in huggingface_hub.utils
+        from huggingface_hub.utils import (EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError,
+                                           RepositoryNotFoundError, RevisionNotFoundError)
 
     where = f"{repo_id}" + (f" at revision {revision}" if revision else "")
     kwargs = dict(revision=revision, cache_dir=cache_dir, token=token, library_name="slicer-embed",

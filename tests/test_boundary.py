@@ -1,4 +1,5 @@
-"""The inference package never loads training code, torchaudio or librosa (style.md decision 1)."""
+"""The inference package never loads training code, torchaudio or librosa (a fixed design rule:
+the pip package for embedding audio carries none of them)."""
 
 import json
 

@@ -62,9 +62,11 @@ def test_golden_embedding(default_model, speech):
     golden = np.load(GOLDEN, allow_pickle=False)
     assert str(golden["weights_sha256"]) == hashlib.sha256(BUNDLED.read_bytes()).hexdigest(), \
         "the golden file belongs to other weights: regenerate it on purpose (see this module's docstring)"
-    # Float rounding across CPUs / BLAS builds only; any real change in the model breaks this.
-    np.testing.assert_allclose(clip, golden["clip"], rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(frames.embeddings, golden["frames"], rtol=1e-4, atol=1e-5)
+    # Float rounding across CPUs and torch builds only (oneDNN picks its kernels per instruction set):
+    # the golden file, written on an AMD EPYC, reads within 4.4e-6 of the largest feature on an Intel
+    # Xeon with AMX, on torch 2.1 and 2.11 alike. Any real change in the model moves far more.
+    for got, want in ((clip, golden["clip"]), (frames.embeddings, golden["frames"])):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5 * float(np.abs(want).max()))
     np.testing.assert_array_equal(frames.timestamps, golden["timestamps"])
 
 

@@ -34,6 +34,7 @@ def test_keep_freed_memory_applies_where_glibc_runs():
     assert done.stdout.strip() == str(glibc)
 
 
+@pytest.mark.slow  # two training processes; run it when training/allocator.py changes
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the allocator setting applies to glibc only")
 def test_weights_do_not_depend_on_the_allocator(tmp_path):
     data = make_corpus(tmp_path / "data", n=16)

@@ -1,4 +1,4 @@
-"""Mixup with memory, RandomResizeCrop and the FIFO memory bank (method.md 5.1-5.3)."""
+"""Mixup with memory, RandomResizeCrop and the FIFO memory bank (docs/method.md 5.1-5.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""EMA teacher update and the student/teacher pair (method.md section 3)."""
+"""EMA teacher update and the student/teacher pair (docs/method.md section 3)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_student_teacher_pair():
     assert student.training and teacher.training  # the reference runs the teacher in train mode
     assert all(not p.requires_grad for p in teacher.parameters())
     assert all(torch.equal(a, b) for a, b in zip(student.state_dict().values(), teacher.state_dict().values()))
-    # method.md section 3: encoder 5,321,856 + instance head 262,272 + cluster head 4,458,624
+    # docs/method.md section 3: encoder 5,321,856 + instance head 262,272 + cluster head 4,458,624
     assert count_parameters(student) == 10_042_752
     x = torch.randn(3, 1, 64, 96)
     q, c = student(x)

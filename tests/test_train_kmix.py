@@ -1,4 +1,4 @@
-"""k-mix (method.md 5.4): spherical k-means and the farthest non-empty cluster partner."""
+"""k-mix (docs/method.md 5.4): spherical k-means and the farthest non-empty cluster partner."""
 
 from __future__ import annotations
 

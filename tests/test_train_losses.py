@@ -1,4 +1,4 @@
-"""SLICER losses against naive Python-loop implementations of method.md 4.1-4.3."""
+"""SLICER losses against naive Python-loop implementations of docs/method.md 4.1-4.3."""
 
 from __future__ import annotations
 

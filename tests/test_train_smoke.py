@@ -66,6 +66,7 @@ BYOL_SMALL = ["--objective", "byol", "--projector-hidden", "64", "--predictor-hi
               "--cluster-weight", "0"]
 
 
+@pytest.mark.slow  # 30 learning steps; BYOL's checkpoint and resume run by default (test_train_resume.py)
 def test_byol_objective_learns_and_keeps_its_predictor(tmp_path, diverse):
     """BYOL: with identical views the prediction learns the teacher's projection; the predictor is saved,
     the cluster head is left alone, and the exported encoder is the student's."""

@@ -1,16 +1,12 @@
 """The training process keeps the memory it frees, instead of handing it back to the OS every step.
 
 A ``--preset cpu`` step allocates and frees about a gigabyte of activations and gradients, many of
-them one tensor of 6-50 MB. With glibc's defaults, blocks above the mmap threshold (dynamic, at most
-32 MiB) are fresh mappings and the top of the heap is trimmed after frees, so every step page-faults
-its working set back in, zero-filled by the kernel: about 20,000 extra minor faults and 40 ms of
-system time per step on the 2-core machine. With mmap off and a 2 GiB trim threshold the heap reaches
-the step's peak once and is reused. Measured 2026-12-02 (`slicer-embed train --preset cpu` on the
-corpus): 60-step runs, minor faults 1.3-2.0 M -> 0.50-0.53 M, system time 4.2-7.3 -> 2.7-3.3 s,
-steady rate median 167 -> 184 crops/s (6 and 8 runs, the setting given as glibc tunables); 80-step
-runs in turn, 5 pairs: whole-process wall ratio median 0.974 (0.958-0.983), CPU time 0.963; peak RSS
-1.7-1.8 GB either way. Only where the memory goes changes, never a value: a 20-step run's checkpoints
-are bit-identical either way (tests/test_train_allocator.py checks the exported weights).
+them one tensor of 6-50 MB. With glibc's defaults, blocks above the mmap threshold are fresh mappings
+and the top of the heap is trimmed after frees, so every step page-faults its working set back in,
+zero-filled by the kernel. With mmap off and a 2 GiB trim threshold the heap reaches the step's peak
+once and is reused. Only where the memory goes changes, never a value (tests/test_train_allocator.py
+checks the exported weights); figures in docs/performance.md ("Training fast path") and
+docs/history.md.
 
 The cost is that the process holds its peak heap until it exits, which a training process does
 anyway from its second step on. Applied by ``slicer-embed train`` (the command owns its process),

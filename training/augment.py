@@ -1,4 +1,4 @@
-"""Log-mel augmentations of BYOL-A / SLICER on normalised log-mel (method.md 5.1-5.3).
+"""Log-mel augmentations of BYOL-A / SLICER on normalised log-mel (docs/method.md 5.1-5.3).
 
 All functions take batches (B, 1, F, T) of normalised log-mel and an explicit ``torch.Generator``
 (on the CPU), and draw one set of random numbers per sample. Memory banks are passed in

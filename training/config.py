@@ -1,6 +1,6 @@
 """Typed pretraining configuration: one frozen dataclass, three presets, and an argparse bridge.
 
-``PretrainConfig`` holds every knob of a SLICER pretraining run (method.md section numbers in the
+``PretrainConfig`` holds every knob of a SLICER pretraining run (docs/method.md section numbers in the
 field comments). Presets:
 
 - ``reference``: the LAPE reference code's values, artefacts included as options (two EMA updates and
@@ -25,7 +25,7 @@ class PretrainConfig:
     """All hyper-parameters of one pretraining run. Sizes are global (summed over DDP ranks)."""
 
     seed: int = 0
-    # -- data (method.md section 1) --
+    # -- data (docs/method.md section 1) --
     crop_samples: int = 15200  # 0.95 s at 16 kHz -> 96 log-mel frames
     num_workers: int = 2  # DataLoader workers: decode + crop only (augmentation runs in the main process)
     norm_clips: int = 2000  # random crops used to compute the scalar log-mel mean/std before training

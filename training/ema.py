@@ -1,4 +1,4 @@
-"""Exponential moving average of the student into the teacher (method.md section 3)."""
+"""Exponential moving average of the student into the teacher (docs/method.md section 3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Projection heads on the pooled 2048-d clip vector (method.md section 3)."""
+"""Projection heads on the pooled 2048-d clip vector (docs/method.md section 3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""k-mix (method.md 5.4): mixup whose partner comes from the farthest non-empty k-means cluster.
+"""k-mix (docs/method.md 5.4): mixup whose partner comes from the farthest non-empty k-means cluster.
 
 Offline, once: spherical k-means (K clusters, unit-norm centroids) on 64-d time-averaged log-mel
 vectors of a sample of the training files. Online, per sample x (B, 1, F, T):

@@ -1,4 +1,4 @@
-"""SLICER's losses as pure functions (method.md section 4).
+"""SLICER's losses as pure functions (docs/method.md section 4).
 
 - ``instance_loss``: MoCo v2 InfoNCE of queries against their key and a queue of negatives.
 - ``cluster_loss``: Contrastive Clustering's cluster-level loss over the columns of two soft

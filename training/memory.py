@@ -1,9 +1,9 @@
-"""Explicit FIFO memory banks for the mixup and k-mix augmentations (method.md 5.2, 5.4).
+"""Explicit FIFO memory banks for the mixup and k-mix augmentations (docs/method.md 5.2, 5.4).
 
 Where the banks live, and why it matters with DataLoader workers:
 the reference keeps each bank inside the Dataset's augmentation object, so every DataLoader worker
 holds its own copy and, because workers are re-created from the main-process copy each epoch, the
-banks silently restart empty every epoch (method.md section 1). Here the DataLoader workers only
+banks silently restart empty every epoch (docs/method.md section 1). Here the DataLoader workers only
 decode and crop waveforms; log-mel, normalisation and augmentation run on whole batches in the
 training process, and the banks are plain objects owned by the training loop. Consequences:
 

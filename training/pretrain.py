@@ -1,6 +1,6 @@
 """SLICER pretraining loop, in the shape of DINO's ``train_dino``: one flat, sectioned function.
 
-Per step (method.md section 9): waveform crops -> the model's own log-mel frontend -> scalar
+Per step (docs/method.md section 9): waveform crops -> the model's own log-mel frontend -> scalar
 normalisation with corpus statistics -> two augmented views -> student on both views (one DDP
 forward) -> teacher keys (EMA first when ``ema_in_forward``) -> InfoNCE against the queue in both
 directions + cluster loss -> backward, optimiser step (-> EMA) -> enqueue the keys of all ranks.
@@ -91,7 +91,7 @@ def bf16_autocast_supported(dev: torch.device) -> bool:
 def slicer_losses(cfg: PretrainConfig, student_views: TwoViews, student: SlicerNet, teacher: SlicerNet,
                   queue: KeyQueue, v1: torch.Tensor, v2: torch.Tensor, info: dist_utils.DistInfo,
                   autocast: Any) -> tuple[torch.Tensor, dict[str, float]]:
-    """Total loss and its parts for one batch of view pairs (method.md 4.1-4.4)."""
+    """Total loss and its parts for one batch of view pairs (docs/method.md 4.1-4.4)."""
     with autocast():
         q1, c1, q2, c2 = student_views(v1, v2)
     keys = []

@@ -1,4 +1,4 @@
-"""MoCo key queue (method.md 4.1): a (dim, size) matrix of L2-normalised negatives, FIFO.
+"""MoCo key queue (docs/method.md 4.1): a (dim, size) matrix of L2-normalised negatives, FIFO.
 
 Initialised with Gaussian columns, normalised per column, from an explicit generator (so every DDP
 rank builds the same queue). Under DDP the keys of all ranks are gathered before ``enqueue`` so the

@@ -1,4 +1,4 @@
-"""SLICER student and momentum teacher (method.md sections 2-3).
+"""SLICER student and momentum teacher (docs/method.md sections 2-3).
 
 The student's encoder *is* a ``slicer_embed.SlicerModel`` (same frontend and encoder code as
 inference); this module adds the clip pooling and the two heads. The teacher is a deep copy with

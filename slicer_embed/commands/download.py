@@ -16,8 +16,6 @@ import uuid
 from pathlib import Path
 from typing import Sequence
 
-from .. import hub
-
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="slicer-embed download", description=__doc__.splitlines()[0])
@@ -32,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def copy_model(snapshot: Path, dest: Path) -> list[Path]:
     """Copy the model files of ``snapshot`` into ``dest``, each atomically (tmp + rename)."""
+    from .. import hub
     dest.mkdir(parents=True, exist_ok=True)
     copied = []
     for name in (hub.CONFIG_NAME, hub.WEIGHTS_NAME, hub.README_NAME):
@@ -54,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
+    from .. import hub  # torch: only once the arguments are good
+
     if Path(args.model).expanduser().is_dir():
         print(f"slicer-embed download: {args.model} is a local folder; nothing to download "
               f"(use it directly with --model {args.model})", file=sys.stderr)

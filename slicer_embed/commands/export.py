@@ -15,8 +15,6 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-import torch
-
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="slicer-embed export", description=__doc__,
@@ -54,6 +52,8 @@ def model_card_for(model) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import torch
+
     from .. import load
     from ..hub import ModelNotFoundError, save_pretrained
     dtype = torch.float16 if args.dtype == "float16" else None

@@ -11,11 +11,14 @@ import argparse
 import sys
 from typing import Sequence
 
+from typing import TYPE_CHECKING
+
+# Torch-free: --help and usage errors answer before the encoder stack is imported (in main()).
+from ..choices import DEFAULT_EXTENSIONS, FORMATS, LEVELS, ON_ERROR, PRECISIONS, STORAGE_DTYPES
 from ..config import POOLINGS
-from ..extraction.options import LEVELS, ON_ERROR, STORAGE_DTYPES, ExtractOptions
-from ..extraction.sources import DEFAULT_EXTENSIONS
-from ..extraction.writers import FORMATS
-from ..runtime import PRECISIONS
+
+if TYPE_CHECKING:
+    from ..extraction.options import ExtractOptions
 
 EPILOG = """\
 outputs:
@@ -71,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def options_from_args(a: argparse.Namespace) -> ExtractOptions:
+    from ..extraction.options import ExtractOptions
     exts = tuple(e.strip().lstrip(".") for e in a.ext.split(",") if e.strip())
     return ExtractOptions(source=a.source, output=a.output, model=a.model, revision=a.revision,
                           device=a.device, level=a.level, pooling=a.pooling, storage_dtype=a.storage_dtype,

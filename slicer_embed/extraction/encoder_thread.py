@@ -5,8 +5,8 @@ activations (1-6 MB blocks, allocated and freed at every micro-batch) shared the
 small long-lived objects that arrive with every batch from the DataLoader (tensor and storage
 handles, events, the unpickled batch itself). Those landed in the holes the activations had just
 left, split them, and the next batch's activations no longer fitted: the heap crept up by 50-120
-MiB from a 5- to a 40-minute file, varying from run to run with timing (measured 2026-11-30 with
-``benchmarks/bench_memory.py``'s sampler; figures in docs/extract.md). In a thread of its own the
+MiB from a 5- to a 40-minute file, varying from run to run with timing (``benchmarks/bench_memory.py``'s
+sampler; figures in docs/extract.md). In a thread of its own the
 encoder's arena sees the same allocation sequence at every batch and reaches a steady state, as long
 as nothing allocated there outlives the next job: ``runner._Pipeline`` pools each batch's frames in
 the encoder thread, in the job that starts the following batch (results handed to the main thread

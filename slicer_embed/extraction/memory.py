@@ -1,26 +1,18 @@
 """Keeping the encoder process's resident memory flat over hours of audio.
 
-Measured with ``benchmarks/bench_memory.py`` (figures in docs/extract.md): with glibc's default
-settings the main process of ``extract --num-workers 1`` grew from ~740 MiB (1-minute file) to
-~1350 MiB (2-hour file) although nothing is kept per window. It is not a leak. glibc raises its
-mmap threshold to the size of every large block it frees, so later activation-sized blocks
-(1-32 MB) are carved from the heap, which fragments and keeps growing; the same run with the
-threshold pinned stays flat. ``malloc_trim`` after each batch halved the growth but did not stop it.
+With glibc's defaults the heap of a long ``extract`` grows although nothing is kept per window: glibc
+raises its mmap threshold to the size of every large block it frees, so later activation-sized blocks
+(1-32 MB) are carved from the heap, which fragments. Pinning the threshold keeps it flat, at a value
+that depends on what the path allocates:
 
-Pinning the threshold at 4 MiB keeps the plain float32 path flat (2-hour file: +34 MiB main,
-+45 MiB with the decoding worker). The price is page faults on fresh mappings: about 10% more CPU
-on the plain path, nothing measurable on the ``--fast`` path (whose micro-batches allocate less
-than 4 MiB at a time and never grew). A 1 MiB threshold was no flatter and cost the fast path ~20%.
+- the plain float32 graph (``--exact``): 4 MiB;
+- the fast path: 32 MiB, above its ~6 MB micro-batch activations (a 4 MiB pin turned those into fresh
+  mappings that page-fault), with the trim threshold raised to 64 MiB;
+- decoding workers: 4 MiB (their blocks are small).
 
-Re-measured when the fast path became extract's default (2026-11-30, 2-core AMD EPYC, 60 minutes
-of 10 s files): the fast path's 16-window micro-batches do allocate more than 4 MiB (the STFT, the
-block-1 output after pooling and block 2's output are ~6 MB each; torch.profiler), so the 4 MiB pin
-made it page-fault: 16.7 s wall (8.6 s system time) against 12.9 s (3.2 s) unpinned. Hence two
-thresholds: 4 MiB for the plain graph (``--exact``) and 32 MiB, well above the fast path's
-activations, for the fast path; decoding workers always pin 4 MiB (their blocks are small). The fast
-path also raises the trim threshold to 64 MiB (see ``pin_mmap_threshold``). ``tune_for_extraction``
-applies the right pair for a run. The other half of flat memory is running the encoder in a thread
-of its own (``encoder_thread.py``).
+``tune_for_extraction`` applies the right pair for a run. The other half of flat memory is running the
+encoder in a thread of its own (``encoder_thread.py``). Figures: docs/extract.md (memory) and
+docs/performance.md; how the values were found: docs/history.md.
 """
 
 from __future__ import annotations

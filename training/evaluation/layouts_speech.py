@@ -3,8 +3,8 @@
 Each ``convert_*(source, dest, seed)`` reads a dataset as distributed, writes ``dest/manifest.csv``
 (paths relative to ``dest``, pointing back into ``source``; nothing is copied except generated
 Speech Commands silence clips) and ``dest/task.json`` (dataset, source, seed, counts), and returns
-``dest``. Splits follow evaluation.md section 3; where a dataset ships no split, a seeded stratified
-hold-out is cut and the exact files are the manifest itself.
+``dest``. Splits follow the task table of docs/evaluation.md; where a dataset ships no split, a seeded
+stratified hold-out is cut and the exact files are the manifest itself.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The LAPE task list: names, where each dataset sits under ``--data-root``, and per-task crop lengths.
 
-Crops (seconds): ``lape`` = the per-task constants of the DeLoRes/SLICER-era code (evaluation.md
-1.1; MUSAN's is our choice, the reference gives none); ``evar`` = EVAR's unit lengths where EVAR
-has the task, else the LAPE value.
+Crops (seconds): ``lape`` = the per-task constants of the DeLoRes/SLICER-era code (the task table in
+docs/evaluation.md; MUSAN's is our choice, the reference gives none); ``evar`` = EVAR's unit lengths
+where EVAR has the task, else the LAPE value.
 """
 
 from __future__ import annotations
