@@ -114,8 +114,8 @@ def test_a_file_deleted_mid_run_is_replaced_by_the_next_one(tmp_path):
 
 # --- domain weights: the share of each domain in the crops of a pass ---
 
-from slicer_embed.training.data import (DomainPlan, RunBatches, domain_plan, parse_domain_weights,  # noqa: E402
-                                         pass_draws, read_domains)
+from slicer_embed.training.data import RunBatches, read_domains  # noqa: E402
+from slicer_embed.training.domains import domain_plan, parse_domain_weights, pass_draws  # noqa: E402
 
 
 def test_domain_weights_parse_and_refuse_nonsense():

@@ -113,7 +113,7 @@ class PretrainConfig:
         except ValueError:
             raise ValueError(f"config keep_steps = {self.keep_steps!r}: expected a comma list of positive "
                              f"integers") from None
-        from .data import parse_domain_weights  # one parser for the config check and the sampler
+        from .domains import parse_domain_weights  # one parser for the config check and the sampler
 
         try:
             parse_domain_weights(self.domain_weights)

@@ -23,8 +23,8 @@ from . import distributed as dist_utils
 from .cache import CacheSource, build_cache, is_cache
 from .config import PretrainConfig
 from .corpus_stats import kmix_centroids, norm_stats
-from .data import (CropDataset, DomainPlan, FileSource, RunBatches, check_files, domain_plan, list_audio,
-                   parse_domain_weights, read_domains)
+from .data import CropDataset, FileSource, RunBatches, check_files, list_audio, read_domains
+from .domains import DomainPlan, domain_plan, parse_domain_weights
 from .ema import ema_update_
 from .losses import byol_loss, cluster_loss, combine_directions, instance_loss
 from .queue import KeyQueue
