@@ -302,20 +302,18 @@ def test_backward_adds_in_the_documented_order(dtype):
 
 
 @needs_kernel
-def test_pool_and_dropout_kernels_leave_the_autocast_step_bit_identical(monkeypatch):
+def test_pool_kernel_leaves_the_autocast_step_bit_identical(monkeypatch):
     """The bf16 training forward + backward (values, every gradient, BN buffers, the generator after) are
-    the same bits with the pool + ReLU and dropout kernels as with the torch ops they replace."""
-    from slicer_embed.training import dropout_kernel, pool_kernel
+    the same bits with the pool + ReLU kernel as with the torch ops it replaces."""
+    from slicer_embed.training import pool_kernel
     runs = []
     for kernels in (False, True):
         if not kernels:
             monkeypatch.setattr(pool_kernel, "usable", lambda h, pool: False)
-            monkeypatch.setattr(dropout_kernel, "usable", lambda x: False)
         else:
             monkeypatch.undo()
-            taken = []  # the kernels must really run in this step
-            for module in (pool_kernel, dropout_kernel):
-                monkeypatch.setattr(module, "usable", lambda *a, f=module.usable: taken.append(f(*a)) or taken[-1])
+            taken = []  # the kernel must really run in this step
+            monkeypatch.setattr(pool_kernel, "usable", lambda *a, f=pool_kernel.usable: taken.append(f(*a)) or taken[-1])
         runs.append(_autocast_step())
-    assert taken == [True] * 3  # the pools of blocks 2 and 3, the dropout
+    assert taken == [True] * 2  # the pools of blocks 2 and 3
     assert all(torch.equal(a, b) for a, b in zip(*runs))

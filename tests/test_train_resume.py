@@ -29,7 +29,7 @@ BYOL = ["--objective", "byol", "--projector-hidden", "32", "--predictor-hidden",
         "--augmentations", "mixup,rrc", "--cluster-weight", "0"]
 
 
-# the CPU fast path of --preset cpu: block 1's kernel, the pool + ReLU and dropout kernels, bf16 autocast
+# the CPU fast path of --preset cpu: block 1's kernel, the pool + ReLU kernel, bf16 autocast
 FAST = ["--fast-encoder", "true", "--amp", "true", "--channels-last", "true"]
 
 

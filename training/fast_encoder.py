@@ -15,8 +15,7 @@ does), so its gradients are the module's; only the order of the work changes:
   conv's cast would round it, so that cast pass over the step's widest tensor (and its gradient's) is gone.
 - **Blocks 2..n**: Conv, BN, MaxPool, then ReLU on the pooled quarter (the same values); in bf16 on a
   CPU the pool and the ReLU are one kernel each way (training.pool_kernel).
-- **Dropout** draws its mask with ``torch.rand`` (``F.dropout``'s bernoulli is ~4x slower here); on a CPU
-  the draw, the mask and the scaling run as one kernel with the same numbers (training.dropout_kernel).
+- **Dropout** draws its mask with ``torch.rand`` (``F.dropout``'s bernoulli is ~4x slower here).
 
 Autograd differentiates the statistics, so the gradients equal BN-train's exactly in real arithmetic
 (tests/test_train_fast_encoder.py checks values, gradients and running statistics against the module
@@ -31,9 +30,8 @@ from torch import nn
 
 from slicer_embed.encoder import AudioNTT2020
 
-from . import block1_kernel, dropout_kernel, pool_kernel
+from . import block1_kernel, pool_kernel
 from .block1_kernel import Block1Kernel, patch_moments
-from .dropout_kernel import DropoutKernel
 from .pool_kernel import PoolReLU
 
 
@@ -89,13 +87,9 @@ def block_pool_first(block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
 
 
 def dropout_rand(x: torch.Tensor, p: float) -> torch.Tensor:
-    """Inverted dropout with a ``torch.rand`` mask (the global generator): keep with probability 1 - p.
-
-    On a CPU with the compiled kernel, in one pass with the same numbers (training.dropout_kernel)."""
+    """Inverted dropout with a ``torch.rand`` mask (the global generator): keep with probability 1 - p."""
     if p <= 0.0:
         return x
-    if dropout_kernel.usable(x):
-        return DropoutKernel.apply(x, p)
     keep = torch.rand(x.shape, device=x.device) >= p
     return x * keep.to(x.dtype) * (1.0 / (1.0 - p))
 
