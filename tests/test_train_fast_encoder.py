@@ -15,11 +15,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from slicer_embed.training import block1_kernel, fast_encoder
-from slicer_embed.training.c_library import CLibrary
+from slicer_embed.training import block1_kernel, fast_encoder, native
 from slicer_embed.training.student_teacher import build_student_teacher
 
-needs_kernel = pytest.mark.skipif(block1_kernel.load() is None, reason=f"no C kernel: {block1_kernel.error()}")
+
+def needs_kernel(test):
+    """A test of the compiled kernels: slow (it may build them), skipped where they cannot be built."""
+    return pytest.mark.slow(pytest.mark.usefixtures("kernels")(test))
 
 
 def _encoder(seed: int = 0, dropout: float = 0.0):
@@ -174,7 +176,7 @@ def test_kernel_matches_conv_relu_pool_directly():
 
 
 def test_without_the_kernel_the_module_block_is_used(monkeypatch):
-    monkeypatch.setattr(block1_kernel, "load", lambda: None)
+    monkeypatch.setattr(block1_kernel, "available", lambda: False)
     enc = _encoder(seed=2)
     x = torch.randn(4, 1, 64, 32, generator=torch.Generator().manual_seed(11))
     ref, fast, y_ref, y_fast = _compare(enc, x)
@@ -182,19 +184,39 @@ def test_without_the_kernel_the_module_block_is_used(monkeypatch):
     assert _rel(fast.fc[0].weight.grad, ref.fc[0].weight.grad) < 1e-5
 
 
-def test_kernel_can_be_disabled_by_the_environment(monkeypatch):
+@pytest.fixture
+def fresh_native(monkeypatch):
+    """training.native as in a new process: nothing tried, nothing announced."""
+    monkeypatch.setattr(native, "_state", {"ops": None, "tried": False, "error": None, "announced": False})
+    return native
+
+
+def test_kernel_can_be_disabled_by_the_environment_and_says_so_once(monkeypatch, fresh_native):
     monkeypatch.setenv("SLICER_EMBED_NO_KERNEL", "1")
-    assert block1_kernel.load() is None
+    with pytest.warns(RuntimeWarning, match="SLICER_EMBED_NO_KERNEL.*torch ops.*slower"):
+        assert fresh_native.ops() is None
+    assert not block1_kernel.available()  # and no second warning:
+    with __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("error")
+        assert fresh_native.ops() is None
+    assert fresh_native.build_info(True)["encoder_path"] == "torch ops"
+    assert fresh_native.build_info(False)["encoder_path"] == "module"
 
 
-def test_a_failed_build_is_reported_not_raised(monkeypatch, tmp_path):
-    fresh = CLibrary("block1", block1_kernel.SOURCE, block1_kernel._LIB.signatures)  # not yet loaded
-    monkeypatch.setattr(block1_kernel, "_LIB", fresh)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setenv("CC", "/nonexistent-cc")
-    monkeypatch.setenv("PATH", str(tmp_path))  # no cc/gcc/clang either
-    assert block1_kernel.load() is None
-    assert "compiler" in block1_kernel.error()
+def test_a_failed_build_is_announced_once_not_raised(monkeypatch, tmp_path, fresh_native):
+    monkeypatch.delenv("SLICER_EMBED_NO_KERNEL", raising=False)
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    with pytest.warns(RuntimeWarning, match="no C\\+\\+ compiler.*torch ops"):
+        assert fresh_native.ops() is None
+    assert "compiler" in fresh_native.error()
+    assert fresh_native.ops() is None and not list(tmp_path.iterdir())  # tried once, nothing built
+
+
+@needs_kernel
+def test_build_info_names_the_kernels_torch_and_compiler():
+    info = native.build_info(True)
+    assert info["encoder_path"] == "kernels" and info["torch"] == torch.__version__ and info["compiler"]
 
 
 def test_dropout_rand_keeps_the_expected_share_and_scale():
@@ -306,14 +328,11 @@ def test_pool_kernel_leaves_the_autocast_step_bit_identical(monkeypatch):
     """The bf16 training forward + backward (values, every gradient, BN buffers, the generator after) are
     the same bits with the pool + ReLU kernel as with the torch ops it replaces."""
     from slicer_embed.training import pool_kernel
+    real, taken = pool_kernel.usable, []  # the kernel must really run in the second step
     runs = []
     for kernels in (False, True):
-        if not kernels:
-            monkeypatch.setattr(pool_kernel, "usable", lambda h, pool: False)
-        else:
-            monkeypatch.undo()
-            taken = []  # the kernel must really run in this step
-            monkeypatch.setattr(pool_kernel, "usable", lambda *a, f=pool_kernel.usable: taken.append(f(*a)) or taken[-1])
+        monkeypatch.setattr(pool_kernel, "usable", (lambda *a: taken.append(real(*a)) or taken[-1]) if kernels
+                            else (lambda h, pool: False))
         runs.append(_autocast_step())
     assert taken == [True] * 2  # the pools of blocks 2 and 3
     assert all(torch.equal(a, b) for a, b in zip(*runs))

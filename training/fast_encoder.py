@@ -8,10 +8,10 @@ does), so its gradients are the module's; only the order of the work changes:
   larger than the CPU caches) and is memory-bound: BN, ReLU and the pool each stream it. Its input
   has one channel, so the BN batch statistics of the conv output follow from the 9 x 9 covariance of
   the input's 3 x 3 patches (mean_c = w_c . m + b_c, var_c = w_c' S w_c) without computing the conv;
-  BN is then folded into the conv, and the compiled kernel (training.block1_kernel) computes each
-  pooled output straight from its 4 x 4 input patch, ReLU last (max-pool and ReLU commute). The
-  full-resolution tensor is never stored. Without the kernel (no compiler, not a CPU) the block runs
-  as the module's own. Under bf16 autocast the kernel writes its output in bf16, rounded as the next
+  BN is then folded into the conv, and the compiled kernel (training.block1_kernel, a torch op built by
+  training.native) computes each pooled output straight from its 4 x 4 input patch, ReLU last (max-pool
+  and ReLU commute). The full-resolution tensor is never stored. Without the kernels (not built: announced
+  once; not a CPU) the block runs as the module's own. Under bf16 autocast the kernel writes its output in bf16, rounded as the next
   conv's cast would round it, so that cast pass over the step's widest tensor (and its gradient's) is gone.
 - **Blocks 2..n**: Conv, BN, MaxPool, then ReLU on the pooled quarter (the same values); in bf16 on a
   CPU the pool and the ReLU are one kernel each way (training.pool_kernel).
@@ -102,7 +102,7 @@ def train_forward(encoder: AudioNTT2020, x: torch.Tensor) -> torch.Tensor:
     if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] != cfg.n_mels:
         raise ValueError(f"encoder expects (batch, 1, {cfg.n_mels}, frames), got {tuple(x.shape)}")
     blocks = encoder.conv_blocks()
-    if x.device.type == "cpu" and block1_kernel.load() is not None:
+    if x.device.type == "cpu" and block1_kernel.available():
         h = block1_fused(blocks[0], x)
     else:  # no compiled kernel (or not a CPU): the module's own block
         h = blocks[0](x)
