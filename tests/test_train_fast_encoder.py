@@ -1,9 +1,9 @@
-"""training.fast_encoder / block1_kernel: the cheaper train-mode forward computes the module's function.
+"""training.fast_encoder / block1_kernel / native: the kernels' own contracts.
 
-Values, gradients and BatchNorm running statistics are compared with ``AudioNTT2020.forward`` in train
-mode (float32, BN affine parameters drawn so that some scales are negative: the pool must then pick
-the minimum of the conv output, which the fold handles). Also: odd input sizes, thread-count
-independence, the fallback without a compiler, dropout statistics.
+(Values, gradients and BatchNorm running statistics of the whole train-mode forward against the module,
+on every architecture option, with and without the kernels: tests/test_encoder_paths.py.) Here: block 1
+under bf16 autocast, thread-count independence, bf16 rounding, the documented summation orders, the
+announcement when the kernels are disabled or cannot be built, dropout statistics.
 """
 
 from __future__ import annotations
@@ -34,39 +34,6 @@ def _encoder(seed: int = 0, dropout: float = 0.0):
             block[1].bias.copy_(torch.randn(block[1].bias.shape, generator=g))
     enc.fc[2].p = dropout
     return enc
-
-
-def _compare(enc, x, g=None):
-    ref, fast = enc, copy.deepcopy(enc)
-    y_ref = ref(x)
-    y_fast = fast_encoder.train_forward(fast, x)
-    g = torch.randn(y_ref.shape, generator=torch.Generator().manual_seed(3)) if g is None else g
-    y_ref.backward(g)
-    y_fast.backward(g)
-    return ref, fast, y_ref, y_fast
-
-
-def _rel(a, b):
-    return float((a - b).norm() / b.norm().clamp_min(1e-30))
-
-
-@needs_kernel
-@pytest.mark.parametrize("frames", [96, 95, 17])
-def test_values_gradients_and_running_stats_match_the_module(frames):
-    enc = _encoder()
-    x = torch.randn(6, 1, 64, frames, generator=torch.Generator().manual_seed(1)) * 1.3 + 0.2
-    ref, fast, y_ref, y_fast = _compare(enc, x)
-    assert y_fast.shape == y_ref.shape
-    assert torch.allclose(y_fast, y_ref, atol=2e-5, rtol=1e-4), float((y_fast - y_ref).abs().max())
-    for (name, p_ref), p_fast in zip(ref.named_parameters(), fast.parameters()):
-        assert p_fast.grad is not None, name
-        if name.endswith("0.bias") and name.startswith("features"):
-            # a conv bias before batch-statistics BN has zero gradient (both give ~0 or exactly 0)
-            assert float(p_fast.grad.abs().max()) <= 1e-3 and float(p_ref.grad.abs().max()) <= 1e-3
-            continue
-        assert _rel(p_fast.grad, p_ref.grad) < 1e-4, (name, _rel(p_fast.grad, p_ref.grad))
-    for (name, b_ref), b_fast in zip(ref.named_buffers(), fast.buffers()):
-        assert torch.allclose(b_fast.float(), b_ref.float(), atol=1e-5, rtol=1e-5), name
 
 
 @needs_kernel
@@ -173,15 +140,6 @@ def test_kernel_matches_conv_relu_pool_directly():
     assert n == taps.shape[0]
     assert torch.allclose(mean, taps.mean(0), atol=1e-12)
     assert torch.allclose(cov, torch.cov(taps.t(), correction=0), atol=1e-10)
-
-
-def test_without_the_kernel_the_module_block_is_used(monkeypatch):
-    monkeypatch.setattr(block1_kernel, "available", lambda: False)
-    enc = _encoder(seed=2)
-    x = torch.randn(4, 1, 64, 32, generator=torch.Generator().manual_seed(11))
-    ref, fast, y_ref, y_fast = _compare(enc, x)
-    assert torch.allclose(y_fast, y_ref, atol=1e-5, rtol=1e-5)
-    assert _rel(fast.fc[0].weight.grad, ref.fc[0].weight.grad) < 1e-5
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from slicer_embed.encoder import AudioNTT2020
+from slicer_embed.encoder import AudioNTT2020, block_layers, check_input, flatten_frames
 
 from . import block1_kernel, pool_kernel
 from .block1_kernel import Block1Kernel, patch_moments
@@ -52,7 +52,7 @@ def block1_fused(block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
 
     Returns (B, C, F // 2, T // 2), channels-last. Updates the BN running statistics.
     """
-    conv, bn = block[0], block[1]
+    conv, bn, _ = block_layers(block)
     mean9, cov9, n = patch_moments(x)
     with torch.autocast(x.device.type, enabled=False):  # the folding is tiny: keep it in float32
         w = conv.weight.reshape(conv.out_channels, 9).float()
@@ -79,7 +79,7 @@ def _autocast_dtype(device_type: str) -> torch.dtype:
 
 def block_pool_first(block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     """Conv -> BN -> MaxPool -> ReLU: the block's own modules with ReLU moved after the pool."""
-    conv, bn, _, pool = block
+    conv, bn, pool = block_layers(block)
     h = bn(conv(x))
     if pool_kernel.usable(h, pool):  # bf16 on a CPU: pool + ReLU in one pass each way, same values
         return PoolReLU.apply(h)
@@ -98,9 +98,7 @@ def train_forward(encoder: AudioNTT2020, x: torch.Tensor) -> torch.Tensor:
     """Normalised log-mel (B, 1, F, T) -> frames (B, T // 2**n_blocks, D), as ``encoder(x)`` in train mode."""
     if not encoder.training:  # running BN statistics: nothing to fuse, use the module
         return encoder(x)
-    cfg = encoder.cfg
-    if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] != cfg.n_mels:
-        raise ValueError(f"encoder expects (batch, 1, {cfg.n_mels}, frames), got {tuple(x.shape)}")
+    check_input(x, encoder.cfg.n_mels)
     blocks = encoder.conv_blocks()
     if x.device.type == "cpu" and block1_kernel.available():
         h = block1_fused(blocks[0], x)
@@ -108,9 +106,7 @@ def train_forward(encoder: AudioNTT2020, x: torch.Tensor) -> torch.Tensor:
         h = blocks[0](x)
     for block in blocks[1:]:
         h = block_pool_first(block, h)
-    h = h.permute(0, 3, 2, 1)
-    h = h.reshape(h.shape[0], h.shape[1], -1)
-    fc1, _, drop, fc2, _ = encoder.fc
-    h = F.relu(fc1(h))
+    fc1, drop, fc2 = encoder.fc_layers()
+    h = F.relu(fc1(flatten_frames(h)))
     h = dropout_rand(h, drop.p)
     return F.relu(fc2(h))
