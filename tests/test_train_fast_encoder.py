@@ -294,3 +294,11 @@ def test_pool_kernel_leaves_the_autocast_step_bit_identical(monkeypatch):
         runs.append(_autocast_step())
     assert taken == [True] * 2  # the pools of blocks 2 and 3
     assert all(torch.equal(a, b) for a, b in zip(*runs))
+
+
+def test_autocast_dtype_on_a_torch_without_the_per_device_functions(monkeypatch):
+    """torch < 2.4 has no torch.get_autocast_dtype and a torch.is_autocast_enabled() without arguments."""
+    monkeypatch.delattr(torch, "get_autocast_dtype")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert fast_encoder._autocast_dtype("cpu") == torch.bfloat16
+    assert fast_encoder._autocast_dtype("cpu") == torch.float32
