@@ -298,7 +298,10 @@ def test_pool_kernel_leaves_the_autocast_step_bit_identical(monkeypatch):
 
 def test_autocast_dtype_on_a_torch_without_the_per_device_functions(monkeypatch):
     """torch < 2.4 has no torch.get_autocast_dtype and a torch.is_autocast_enabled() without arguments."""
-    monkeypatch.delattr(torch, "get_autocast_dtype")
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert fast_encoder._autocast_dtype("cpu") == torch.bfloat16
-    assert fast_encoder._autocast_dtype("cpu") == torch.float32
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # (its own __enter__/__exit__ use the new functions)
+        with monkeypatch.context() as m:
+            m.delattr(torch, "get_autocast_dtype")
+            assert fast_encoder._autocast_dtype("cpu") == torch.bfloat16
+    with monkeypatch.context() as m:
+        m.delattr(torch, "get_autocast_dtype")
+        assert fast_encoder._autocast_dtype("cpu") == torch.float32
