@@ -171,6 +171,12 @@ def test_a_failed_build_is_announced_once_not_raised(monkeypatch, tmp_path, fres
     assert fresh_native.ops() is None and not list(tmp_path.iterdir())  # tried once, nothing built
 
 
+def test_calling_an_unavailable_kernel_says_why(monkeypatch, fresh_native):
+    monkeypatch.setenv("SLICER_EMBED_NO_KERNEL", "1")
+    with pytest.warns(RuntimeWarning), pytest.raises(RuntimeError, match="block-1 kernel unavailable: disabled"):
+        block1_kernel.Block1Kernel.apply(torch.zeros(1, 1, 4, 4), torch.zeros(9, 2), torch.zeros(2))
+
+
 @needs_kernel
 def test_build_info_names_the_kernels_torch_and_compiler():
     info = native.build_info(True)

@@ -38,7 +38,7 @@ SOURCE = Path(__file__).with_name("kernels.cpp")
 CFLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-trapping-math", "-fopenmp"]
 LDFLAGS = ["-fopenmp"]
 # What a step costs without the kernels (docs/performance.md, "Training kernels"): told with the warning
-COST = "a --preset cpu step takes about 1.4x as long: slower"
+COST = "slower: a --preset cpu step takes about 1.3x as long, docs/performance.md"
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {"ops": None, "tried": False, "error": None, "announced": False}
