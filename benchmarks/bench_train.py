@@ -243,12 +243,10 @@ def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[st
     return {k: 1000 * v for k, v in times.items()}
 
 
-def block1_rows(preset: str, rounds: int = 12) -> dict[str, Any]:
-    """Paired in-process timing of the model step with block 1 writing bf16 (A) or float32 (B)."""
-    import statistics
-
+def fixed_batch_step(preset: str) -> tuple[Any, bool]:
+    """A function running one whole model step of ``preset`` (views, student, teacher, losses, backward,
+    AdamW, EMA) on one fixed batch of seeded waves, and whether bf16 autocast is on."""
     from slicer_embed.training import distributed as dist_utils
-    from slicer_embed.training import fast_encoder
     from slicer_embed.training.pretrain import slicer_losses
 
     cfg, dev = PRESETS[preset], torch.device("cpu")
@@ -257,10 +255,8 @@ def block1_rows(preset: str, rounds: int = 12) -> dict[str, Any]:
     centroids = torch.nn.functional.normalize(centroids, dim=1)  # unit time-mean directions, as kmix_centroids
     queue, views, opt, amp, autocast = step_parts(cfg, student, centroids, dev)
     wave = 0.1 * torch.randn(cfg.batch_size, cfg.crop_samples, generator=torch.Generator().manual_seed(0))
-    real = fast_encoder._autocast_dtype
 
-    def step(bf16_out: bool) -> None:
-        fast_encoder._autocast_dtype = real if bf16_out else (lambda device_type: torch.float32)
+    def step() -> None:
         x = log_mel_batch(student, wave, 0.0, 1.0)
         v1, v2 = views(x)
         if cfg.channels_last:
@@ -271,6 +267,22 @@ def block1_rows(preset: str, rounds: int = 12) -> dict[str, Any]:
         loss.backward()
         opt.step()
         ema_update_(teacher, student, cfg.ema_momentum)
+
+    return step, amp
+
+
+def block1_rows(preset: str, rounds: int = 12) -> dict[str, Any]:
+    """Paired in-process timing of the model step with block 1 writing bf16 (A) or float32 (B)."""
+    import statistics
+
+    from slicer_embed.training import fast_encoder
+
+    model_step, amp = fixed_batch_step(preset)
+    real = fast_encoder._autocast_dtype
+
+    def step(bf16_out: bool) -> None:
+        fast_encoder._autocast_dtype = real if bf16_out else (lambda device_type: torch.float32)
+        model_step()
 
     times: dict[bool, list[float]] = {True: [], False: []}
     try:
@@ -297,17 +309,10 @@ def kernel_rows(preset: str, rounds: int = 8) -> dict[str, Any]:
     import statistics
 
     from slicer_embed.training import block1_kernel, native, pool_kernel
-    from slicer_embed.training import distributed as dist_utils
-    from slicer_embed.training.pretrain import slicer_losses
 
     if native.ops() is None:
         raise RuntimeError(f"the kernels are unavailable here: {native.error()}")
-    cfg, dev = PRESETS[preset], torch.device("cpu")
-    student, teacher = build_nets(cfg, dev)
-    centroids = torch.nn.functional.normalize(torch.randn(cfg.kmix_clusters, 64,
-                                                          generator=torch.Generator().manual_seed(2)), dim=1)
-    queue, views, opt, amp, autocast = step_parts(cfg, student, centroids, dev)
-    wave = 0.1 * torch.randn(cfg.batch_size, cfg.crop_samples, generator=torch.Generator().manual_seed(0))
+    model_step, amp = fixed_batch_step(preset)
     real = (block1_kernel.available, pool_kernel.usable)
     variants = {"every kernel": (True, True), "no block-1 kernel": (False, True),
                 "no pool kernel": (True, False), "no kernel (torch ops)": (False, False)}
@@ -315,16 +320,7 @@ def kernel_rows(preset: str, rounds: int = 8) -> dict[str, Any]:
     def step(block1: bool, pool: bool) -> None:
         block1_kernel.available = real[0] if block1 else (lambda: False)
         pool_kernel.usable = real[1] if pool else (lambda h, p: False)
-        x = log_mel_batch(student, wave, 0.0, 1.0)
-        v1, v2 = views(x)
-        if cfg.channels_last:
-            v1, v2 = (v.contiguous(memory_format=torch.channels_last) for v in (v1, v2))
-        loss, _ = slicer_losses(cfg, TwoViews(student), student, teacher, queue, v1, v2, dist_utils.DistInfo(),
-                                autocast)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        ema_update_(teacher, student, cfg.ema_momentum)
+        model_step()
 
     times: dict[str, list[float]] = {name: [] for name in variants}
     try:
