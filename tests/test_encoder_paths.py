@@ -82,7 +82,7 @@ def test_fast_inference_path_matches_the_module(arch, channels_last):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
 
 
-def _train_path(arch: EncoderConfig, block1_weight_tol: float = 1e-4) -> None:
+def _train_path(arch: EncoderConfig, grad_tol: float = 1e-4) -> None:
     """train_forward == the module's train-mode forward: values, every gradient, BN running statistics."""
     from slicer_embed.training.fast_encoder import train_forward
     ref = model_for(arch).encoder.train()
@@ -105,7 +105,7 @@ def _train_path(arch: EncoderConfig, block1_weight_tol: float = 1e-4) -> None:
             assert float(p_fast.grad.abs().max()) <= 1e-3 and float(p_ref.grad.abs().max()) <= 1e-3
             continue
         err = float((p_fast.grad - p_ref.grad).norm() / p_ref.grad.norm().clamp_min(1e-30))
-        assert err < (block1_weight_tol if name == "features_1.0.weight" else 1e-4), (name, err)
+        assert err < grad_tol, (name, err)
     for (name, b_ref), b_fast in zip(ref.named_buffers(), fast.buffers()):
         torch.testing.assert_close(b_fast.float(), b_ref.float(), rtol=1e-5, atol=1e-5, msg=name)
 
@@ -121,13 +121,14 @@ def test_fast_training_path_matches_the_module(arch):
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ARCHITECTURES.values(), ids=ARCHITECTURES.keys())
 def test_fast_training_path_with_the_kernels_matches_the_module(arch, kernels):
-    """Block 1's conv weight gradient is looser here: the kernel sums its gradient in float32 per clip over
-    every pooled pixel, and BatchNorm's gradient is a small difference of such sums. On the reference
-    architecture at 96 frames it lies 4.3e-3 (relative) from a float64 module's, where the float32 module
-    lies 2.3e-6 (the same figure with the plain-C kernel of 3333ebc: these are the shipped recipe's bits)."""
+    """Gradients to 2e-2 relative here, not 1e-4: the kernel rounds block 1 differently (values within ~1e-6
+    relative), and one ReLU pre-activation that changes sign moves a whole row of fc.0's gradient. On the
+    reference architecture at 96 frames exactly one of 98,304 fc.0 pre-activations flips, and every
+    gradient then lies 3.7e-3 to 4.3e-3 from the module's (also with the plain-C kernel of 3333ebc: these
+    are the shipped recipe's bits); the outputs still agree to 2e-5."""
     from slicer_embed.training import block1_kernel
     assert block1_kernel.available()
-    _train_path(arch, block1_weight_tol=2e-2)
+    _train_path(arch, grad_tol=2e-2)
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES.values(), ids=ARCHITECTURES.keys())
