@@ -84,6 +84,7 @@ def steady_rate(run: Path, skip_steps: int = 20) -> float:
 def run_train(data: str, cache: str | None, preset: str, steps: int, extra: Sequence[str], out: Path,
               root: Path = ROOT) -> float:
     """Crops/s of ``slicer-embed train`` run from the checkout ``root`` (its own slicer_embed and training)."""
+    data, cache = os.path.abspath(data), os.path.abspath(cache) if cache else None  # the run starts in ``root``
     cmd = [sys.executable, "-m", "slicer_embed", "train", "--data", data, "--out", str(out), "--preset", preset,
            "--max-steps", str(steps), "--progress", "false", "--log-every", "10", "--checkpoint-every",
            str(10 * steps), *(["--cache", cache] if cache else []), *extra]
