@@ -16,6 +16,7 @@ build.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -84,7 +85,11 @@ def _announce(reason: str | None) -> None:
 
 def compiler() -> str:
     """The C++ compiler cpp_extension uses (``$CXX`` or ``c++``) and its version line, '' if none."""
-    cxx = os.environ.get("CXX", "c++")
+    return _compiler_line(os.environ.get("CXX", "c++"))
+
+
+@functools.lru_cache(maxsize=None)
+def _compiler_line(cxx: str) -> str:
     path = shutil.which(cxx)
     if path is None:
         return ""
