@@ -55,6 +55,7 @@ from slicer_embed.training.views import ViewMaker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_extract import peak_rows  # noqa: E402 - the same peaks, read as crops/s at the step's FLOPs
+from bench_step import fixed_batch_step  # noqa: E402 - one fixed-batch model step, also for other checkouts
 
 
 def flops_per_crop(cfg: PretrainConfig, n_mels: int = 64, channels: int = 64, blocks: int = 3) -> dict[str, float]:
@@ -242,34 +243,6 @@ def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[st
                 if k != "augment":
                     times[k] += v / steps
     return {k: 1000 * v for k, v in times.items()}
-
-
-def fixed_batch_step(preset: str) -> tuple[Any, bool]:
-    """A function running one whole model step of ``preset`` (views, student, teacher, losses, backward,
-    AdamW, EMA) on one fixed batch of seeded waves, and whether bf16 autocast is on."""
-    from slicer_embed.training import distributed as dist_utils
-    from slicer_embed.training.pretrain import slicer_losses
-
-    cfg, dev = PRESETS[preset], torch.device("cpu")
-    student, teacher = build_nets(cfg, dev)
-    centroids = torch.randn(cfg.kmix_clusters, 64, generator=torch.Generator().manual_seed(2))
-    centroids = torch.nn.functional.normalize(centroids, dim=1)  # unit time-mean directions, as kmix_centroids
-    queue, views, opt, amp, autocast = step_parts(cfg, student, centroids, dev)
-    wave = 0.1 * torch.randn(cfg.batch_size, cfg.crop_samples, generator=torch.Generator().manual_seed(0))
-
-    def step() -> None:
-        x = log_mel_batch(student, wave, 0.0, 1.0)
-        v1, v2 = views(x)
-        if cfg.channels_last:
-            v1, v2 = (v.contiguous(memory_format=torch.channels_last) for v in (v1, v2))
-        loss, _ = slicer_losses(cfg, TwoViews(student), student, teacher, queue, v1, v2, dist_utils.DistInfo(),
-                                autocast)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        ema_update_(teacher, student, cfg.ema_momentum)
-
-    return step, amp
 
 
 def block1_rows(preset: str, rounds: int = 12) -> dict[str, Any]:
