@@ -17,6 +17,10 @@
     optimiser, EMA.
 (c) FLOPs per crop (student 3x forward on two views + teacher on two views) and this machine's
     measured peaks (bf16/fp32 2048^3 matmul, 64->64 3x3 conv): the crops/s each would allow.
+(e) ``--sections kernels``: the model step with each compiled kernel on or off, alternated in one process
+    (``--rounds`` rounds): what each kernel saves of a step. ``--sections against --against DIR``: training
+    from this checkout and from DIR (another commit's tree, outside this repository) alternated, ``--rounds``
+    pairs, the ratio per pair; it prints which files each side imports.
 (d) ``--sections block1`` (not in the default set): the whole model step (views, student, teacher,
     losses, backward, AdamW, EMA) on one fixed batch, block 1's kernel writing bf16 under autocast (A)
     against it writing float32 that the next conv casts (B, the path before 2026-12-02; the same bits),
@@ -51,6 +55,7 @@ from slicer_embed.training.views import ViewMaker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_extract import peak_rows  # noqa: E402 - the same peaks, read as crops/s at the step's FLOPs
+from bench_step import fixed_batch_step  # noqa: E402 - one fixed-batch model step, also for other checkouts
 
 
 def flops_per_crop(cfg: PretrainConfig, n_mels: int = 64, channels: int = 64, blocks: int = 3) -> dict[str, float]:
@@ -77,14 +82,36 @@ def steady_rate(run: Path, skip_steps: int = 20) -> float:
     return (rows[-1]["clips_seen"] - rows[0]["clips_seen"]) / t
 
 
-def run_train(data: str, cache: str | None, preset: str, steps: int, extra: Sequence[str], out: Path) -> float:
+def run_train(data: str, cache: str | None, preset: str, steps: int, extra: Sequence[str], out: Path,
+              root: Path = ROOT) -> float:
+    """Crops/s of ``slicer-embed train`` run from the checkout ``root`` (its own slicer_embed and training)."""
+    data, cache = os.path.abspath(data), os.path.abspath(cache) if cache else None  # the run starts in ``root``
     cmd = [sys.executable, "-m", "slicer_embed", "train", "--data", data, "--out", str(out), "--preset", preset,
            "--max-steps", str(steps), "--progress", "false", "--log-every", "10", "--checkpoint-every",
            str(10 * steps), *(["--cache", cache] if cache else []), *extra]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env=checkout_env(root))
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
     return steady_rate(out)
+
+
+def checkout_env(root: Path) -> dict[str, str]:
+    """The environment that makes ``python -m slicer_embed`` import ``root``'s package: its folder first on
+    the path, and its training/ as slicer_embed.training (an editable install would map that to its own)."""
+    root = Path(root).resolve()
+    if root != ROOT.resolve():
+        link = root / "slicer_embed" / "training"
+        if not link.exists():
+            link.symlink_to(root / "training")
+    return {**os.environ, "PYTHONPATH": str(root)}
+
+
+def imported_from(root: Path) -> str:
+    """Where ``slicer_embed`` and ``slicer_embed.training`` resolve for a process started in ``root``."""
+    code = "import slicer_embed, slicer_embed.training as t; print(slicer_embed.__file__, t.__file__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                          env=checkout_env(root))
+    return done.stdout.strip() or done.stderr.strip()[-300:]
 
 
 def extract_windows_per_s(tmp: Path, minutes: float = 30.0, precision: str = "bfloat16") -> float:
@@ -222,30 +249,14 @@ def block1_rows(preset: str, rounds: int = 12) -> dict[str, Any]:
     """Paired in-process timing of the model step with block 1 writing bf16 (A) or float32 (B)."""
     import statistics
 
-    from slicer_embed.training import distributed as dist_utils
     from slicer_embed.training import fast_encoder
-    from slicer_embed.training.pretrain import slicer_losses
 
-    cfg, dev = PRESETS[preset], torch.device("cpu")
-    student, teacher = build_nets(cfg, dev)
-    centroids = torch.randn(cfg.kmix_clusters, 64, generator=torch.Generator().manual_seed(2))
-    centroids = torch.nn.functional.normalize(centroids, dim=1)  # unit time-mean directions, as kmix_centroids
-    queue, views, opt, amp, autocast = step_parts(cfg, student, centroids, dev)
-    wave = 0.1 * torch.randn(cfg.batch_size, cfg.crop_samples, generator=torch.Generator().manual_seed(0))
+    model_step, amp = fixed_batch_step(preset)
     real = fast_encoder._autocast_dtype
 
     def step(bf16_out: bool) -> None:
         fast_encoder._autocast_dtype = real if bf16_out else (lambda device_type: torch.float32)
-        x = log_mel_batch(student, wave, 0.0, 1.0)
-        v1, v2 = views(x)
-        if cfg.channels_last:
-            v1, v2 = (v.contiguous(memory_format=torch.channels_last) for v in (v1, v2))
-        loss, _ = slicer_losses(cfg, TwoViews(student), student, teacher, queue, v1, v2, dist_utils.DistInfo(),
-                                autocast)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        ema_update_(teacher, student, cfg.ema_momentum)
+        model_step()
 
     times: dict[bool, list[float]] = {True: [], False: []}
     try:
@@ -263,6 +274,47 @@ def block1_rows(preset: str, rounds: int = 12) -> dict[str, Any]:
     return {"bf16_ms": 1000 * statistics.median(times[True]), "float32_ms": 1000 * statistics.median(times[False]),
             "ratio_min": ratios[0], "ratio_median": statistics.median(ratios), "ratio_max": ratios[-1],
             "rounds": rounds, "amp": amp}
+
+
+def kernel_rows(preset: str, rounds: int = 8) -> dict[str, Any]:
+    """Paired in-process timing of the model step with each compiled kernel on or off (the torch ops),
+    variants alternated in every round (A B C D, then D C B A): per-variant medians and per-round ratios
+    to the step with every kernel."""
+    import statistics
+
+    from slicer_embed.training import block1_kernel, native, pool_kernel
+
+    if native.ops() is None:
+        raise RuntimeError(f"the kernels are unavailable here: {native.error()}")
+    model_step, amp = fixed_batch_step(preset)
+    real = (block1_kernel.available, pool_kernel.usable)
+    variants = {"every kernel": (True, True), "no block-1 kernel": (False, True),
+                "no pool kernel": (True, False), "no kernel (torch ops)": (False, False)}
+
+    def step(block1: bool, pool: bool) -> None:
+        block1_kernel.available = real[0] if block1 else (lambda: False)
+        pool_kernel.usable = real[1] if pool else (lambda h, p: False)
+        model_step()
+
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    try:
+        for flags in variants.values():
+            step(*flags)
+        for r in range(rounds):
+            for name in (list(variants) if r % 2 == 0 else list(variants)[::-1]):
+                t0 = time.perf_counter()
+                step(*variants[name])
+                step(*variants[name])
+                times[name].append((time.perf_counter() - t0) / 2)
+    finally:
+        block1_kernel.available, pool_kernel.usable = real
+    base = times["every kernel"]
+    out: dict[str, Any] = {"rounds": rounds, "amp": amp}
+    for name, t in times.items():
+        ratios = sorted(a / b for a, b in zip(t, base))
+        out[name] = {"ms": 1000 * statistics.median(t), "ratio_min": ratios[0],
+                     "ratio_median": statistics.median(ratios), "ratio_max": ratios[-1]}
+    return out
 
 
 def kmix_geometry(files: list[Path], clusters: int = 4) -> dict[str, dict[str, float]]:
@@ -320,7 +372,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--split-steps", type=int, default=6, help="steps timed in the split (default 6)")
     p.add_argument("--peer", default="--fast-encoder false",
                    help="train overrides of the peer end-to-end run ('' for none; default: the module path)")
-    p.add_argument("--sections", default="e2e,split,peak", help="comma list from e2e,split,peak,block1")
+    p.add_argument("--sections", default="e2e,split,peak",
+                   help="comma list from e2e,split,peak,block1,kernels,against")
+    p.add_argument("--against", type=Path, default=None,
+                   help="section 'against': another checkout (e.g. `git archive` of an older commit, outside this "
+                        "repository), its training alternated with this one's, --rounds pairs")
     p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     p.add_argument("--recipe-checks", metavar="DATA", default=None,
                    help="instead of timing, measure the reference artefacts on a folder/CSV of audio")
@@ -381,6 +437,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         for k, v in split.items():
             print(f"| {k} | {v:.1f} | {100 * v / total:.0f}% |")
         print(f"| **total** | {total:.1f} | {cfg.batch_size / total * 1000:.1f} crops/s |")
+    if "against" in sections:
+        if args.against is None:
+            p.error("section 'against' needs --against DIR")
+        print(f"this checkout imports {imported_from(ROOT)}\n--against imports {imported_from(args.against)}")
+        pairs = []
+        with tempfile.TemporaryDirectory(dir=ROOT / "runs" if (ROOT / "runs").is_dir() else None) as tmp:
+            for r in range(args.rounds):
+                order = [("this", ROOT), ("against", args.against)]
+                rates = {}
+                for name, root in (order if r % 2 == 0 else order[::-1]):
+                    rates[name] = run_train(args.data, args.cache, args.preset, args.steps, [],
+                                            Path(tmp) / f"{name}{r}", root)
+                pairs.append((rates["this"], rates["against"]))
+        ratios = sorted(a / b for a, b in pairs)
+        result["against"] = {"dir": str(args.against), "pairs": pairs, "ratio_median": float(np.median(ratios)),
+                             "ratio_min": ratios[0], "ratio_max": ratios[-1]}
+        print(f"\n| round | train --preset {args.preset}, this checkout (crops/s) | {args.against} (crops/s) | ratio |"
+              f"\n|---|---:|---:|---:|")
+        for r, (a, b) in enumerate(pairs, 1):
+            print(f"| {r} | {a:.1f} | {b:.1f} | {a / b:.3f} |")
+        print(f"this / against over {len(pairs)} alternated rounds: median {np.median(ratios):.3f} "
+              f"(min {ratios[0]:.3f}, max {ratios[-1]:.3f})")
+    if "kernels" in sections:
+        kr = kernel_rows(args.preset, args.rounds)
+        result["kernels"] = kr
+        print(f"\n| model step, one batch of {cfg.batch_size} (bf16 autocast: {kr['amp']}) | ms (median) | "
+              f"/ every kernel, per round: median (min-max) |\n|---|---:|---:|")
+        for name, row in kr.items():
+            if isinstance(row, dict):
+                print(f"| {name} | {row['ms']:.1f} | {row['ratio_median']:.3f} ({row['ratio_min']:.3f}-"
+                      f"{row['ratio_max']:.3f}) |")
     if "block1" in sections:
         ab = block1_rows(args.preset)
         result["block1"] = ab

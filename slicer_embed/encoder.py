@@ -8,6 +8,12 @@ passed through FC 512 -> 2048 -> ReLU -> Dropout(0.3) -> 2048 -> ReLU. Output: f
 
 Parameter names follow LAPE's ``AudioNTT2020Task6`` (``features_1.0.weight`` ..., ``fc.0``, ``fc.3``)
 so reference checkpoints map onto this module by prefix alone.
+
+This module is the one definition of the architecture. The fast paths derive from it: the inference
+path (``runtime.FastEncoder``) and the training path (``training.fast_encoder``) take their layers from
+``conv_blocks()`` / ``block_layers()`` / ``fc_layers()`` and use ``check_input`` and ``flatten_frames``;
+the ONNX export traces ``forward`` itself. tests/test_encoder_paths.py checks every path against this
+forward on every architecture option.
 """
 
 from __future__ import annotations
@@ -16,6 +22,24 @@ import torch
 from torch import nn
 
 from .config import POOLINGS, EncoderConfig
+
+
+def check_input(x: torch.Tensor, n_mels: int) -> None:
+    """Raise a ValueError naming the shape unless ``x`` is a (batch, 1, n_mels, frames) log-mel."""
+    if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] != n_mels:
+        raise ValueError(f"encoder expects (batch, 1, {n_mels}, frames), got {tuple(x.shape)}")
+
+
+def flatten_frames(x: torch.Tensor) -> torch.Tensor:
+    """Conv features (B, C, F, T) -> one vector per time step (B, T, F * C), mel-major (index f * C + c)."""
+    x = x.permute(0, 3, 2, 1)  # (B, C, F, T) -> (B, T, F, C)
+    return x.reshape(x.shape[0], x.shape[1], -1)
+
+
+def block_layers(block: nn.Sequential) -> tuple[nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d]:
+    """A conv block's convolution, BatchNorm and max-pool (its ReLU, between BN and the pool, has no state)."""
+    conv, bn, _, pool = block
+    return conv, bn, pool
 
 
 def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
@@ -45,17 +69,19 @@ class AudioNTT2020(nn.Module):
             nn.ReLU(),
         )
 
-    def conv_blocks(self) -> list[nn.Module]:
+    def conv_blocks(self) -> list[nn.Sequential]:
+        """Conv(3x3, pad 1) -> BatchNorm -> ReLU -> MaxPool(2) blocks, first to last (``block_layers``)."""
         return [getattr(self, f"features_{i + 1}") for i in range(self.cfg.n_blocks)]
 
+    def fc_layers(self) -> tuple[nn.Linear, nn.Dropout, nn.Linear]:
+        """The frame MLP: Linear -> ReLU -> Dropout -> Linear -> ReLU, as (first linear, dropout, second linear)."""
+        return self.fc[0], self.fc[2], self.fc[3]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] != self.cfg.n_mels:
-            raise ValueError(f"encoder expects (batch, 1, {self.cfg.n_mels}, frames), got {tuple(x.shape)}")
+        check_input(x, self.cfg.n_mels)
         for block in self.conv_blocks():
             x = block(x)
-        x = x.permute(0, 3, 2, 1)  # (B, C, F, T) -> (B, T, F, C): mel-major flattening below
-        x = x.reshape(x.shape[0], x.shape[1], -1)  # (B, T, F * C)
-        return self.fc(x)
+        return self.fc(flatten_frames(x))
 
 
 def pool_frames(frames: torch.Tensor, pooling: str = "mean+max", dim: int = -2) -> torch.Tensor:

@@ -49,6 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .encoder import block_layers, check_input, flatten_frames
 from .kernels import LinearReLU, conv3x3_one_channel, one_channel_weight
 
 PRECISIONS = ("float32", "bfloat16")
@@ -225,26 +226,27 @@ class FastEncoder:
         fmt = torch.channels_last if options.channels_last else torch.contiguous_format
         self.convs: list[tuple[torch.Tensor, torch.Tensor]] = []
         for i, block in enumerate(encoder.conv_blocks()):
-            w, b = fold_conv_bn(block[0], block[1])
+            conv, bn, pool = block_layers(block)
+            _check_pool(pool)
+            w, b = fold_conv_bn(conv, bn)
             # Block 1 has one input channel: memory-bound, and its input is the raw log-mel, so it
             # stays float32 in every precision.
             dt = torch.float32 if i == 0 else dtype
             self.convs.append((w.to(dtype=dt).contiguous(memory_format=fmt), b.to(dt)))
         w0, _ = self.convs[0]
         self.block1_weight9 = one_channel_weight(w0) if options.channels_last and w0.shape[1] == 1 else None
-        fc = encoder.fc
+        fc1, _, fc2 = encoder.fc_layers()  # dropout: the identity in eval mode
         # Packed oneDNN weights are opaque tensors that torch.compile cannot trace; it packs its own.
         pack = options.onednn and not options.compile
         rows = options.micro_batch * _frames_per_window(encoder)
-        self.linears = [LinearReLU(fc[i].weight.detach().to(dtype).contiguous(), fc[i].bias.detach().to(dtype),
-                                   rows=rows, pack=pack) for i in (0, 3)]
+        self.linears = [LinearReLU(fc.weight.detach().to(dtype).contiguous(), fc.bias.detach().to(dtype),
+                                   rows=rows, pack=pack) for fc in (fc1, fc2)]
         self._run: Callable[[torch.Tensor], torch.Tensor] = self._encode
         if options.compile:
             self._run = torch.compile(self._encode, dynamic=False)
 
     def __call__(self, log_mel: torch.Tensor) -> torch.Tensor:
-        if log_mel.dim() != 4 or log_mel.shape[1] != 1 or log_mel.shape[2] != self.n_mels:
-            raise ValueError(f"encoder expects (batch, 1, {self.n_mels}, frames), got {tuple(log_mel.shape)}")
+        check_input(log_mel, self.n_mels)
         return self._run(log_mel)
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -262,11 +264,17 @@ class FastEncoder:
         x = parts[0] if len(parts) == 1 else torch.cat(parts)
         for w, b in rest:
             x = F.relu_(max_pool_2x2(F.conv2d(x.to(w.dtype), w, b, padding=1)))
-        x = x.permute(0, 3, 2, 1)  # (B, C, F, T) -> (B, T, F, C): mel-major flattening, as the encoder
-        x = x.reshape(x.shape[0], x.shape[1], -1)
+        x = flatten_frames(x)
         for linear in self.linears:  # dropout is the identity in eval mode
             x = linear(x.to(linear.weight.dtype))
         return x.float()
+
+
+def _check_pool(pool: nn.Module) -> None:
+    """``max_pool_2x2`` stands for the block's pool: refuse a module whose pool is another one."""
+    if not (isinstance(pool, nn.MaxPool2d) and pool.kernel_size in (2, (2, 2)) and pool.stride in (2, (2, 2))
+            and pool.padding in (0, (0, 0)) and pool.dilation in (1, (1, 1)) and not pool.ceil_mode):
+        raise ValueError(f"the fast path computes a 2x2, stride-2 max-pool; this encoder has {pool}")
 
 
 def _frames_per_window(encoder: nn.Module, window_frames: int = 96) -> int:

@@ -1,9 +1,9 @@
-"""training.fast_encoder / block1_kernel: the cheaper train-mode forward computes the module's function.
+"""training.fast_encoder / block1_kernel / native: the kernels' own contracts.
 
-Values, gradients and BatchNorm running statistics are compared with ``AudioNTT2020.forward`` in train
-mode (float32, BN affine parameters drawn so that some scales are negative: the pool must then pick
-the minimum of the conv output, which the fold handles). Also: odd input sizes, thread-count
-independence, the fallback without a compiler, dropout statistics.
+(Values, gradients and BatchNorm running statistics of the whole train-mode forward against the module,
+on every architecture option, with and without the kernels: tests/test_encoder_paths.py.) Here: block 1
+under bf16 autocast, thread-count independence, bf16 rounding, the documented summation orders, the
+announcement when the kernels are disabled or cannot be built, dropout statistics.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from slicer_embed.training import block1_kernel, fast_encoder
-from slicer_embed.training.c_library import CLibrary
+from slicer_embed.training import block1_kernel, fast_encoder, native
 from slicer_embed.training.student_teacher import build_student_teacher
 
-needs_kernel = pytest.mark.skipif(block1_kernel.load() is None, reason=f"no C kernel: {block1_kernel.error()}")
+
+def needs_kernel(test):
+    """A test of the compiled kernels: slow (it may build them), skipped where they cannot be built."""
+    return pytest.mark.slow(pytest.mark.usefixtures("kernels")(test))
 
 
 def _encoder(seed: int = 0, dropout: float = 0.0):
@@ -32,39 +34,6 @@ def _encoder(seed: int = 0, dropout: float = 0.0):
             block[1].bias.copy_(torch.randn(block[1].bias.shape, generator=g))
     enc.fc[2].p = dropout
     return enc
-
-
-def _compare(enc, x, g=None):
-    ref, fast = enc, copy.deepcopy(enc)
-    y_ref = ref(x)
-    y_fast = fast_encoder.train_forward(fast, x)
-    g = torch.randn(y_ref.shape, generator=torch.Generator().manual_seed(3)) if g is None else g
-    y_ref.backward(g)
-    y_fast.backward(g)
-    return ref, fast, y_ref, y_fast
-
-
-def _rel(a, b):
-    return float((a - b).norm() / b.norm().clamp_min(1e-30))
-
-
-@needs_kernel
-@pytest.mark.parametrize("frames", [96, 95, 17])
-def test_values_gradients_and_running_stats_match_the_module(frames):
-    enc = _encoder()
-    x = torch.randn(6, 1, 64, frames, generator=torch.Generator().manual_seed(1)) * 1.3 + 0.2
-    ref, fast, y_ref, y_fast = _compare(enc, x)
-    assert y_fast.shape == y_ref.shape
-    assert torch.allclose(y_fast, y_ref, atol=2e-5, rtol=1e-4), float((y_fast - y_ref).abs().max())
-    for (name, p_ref), p_fast in zip(ref.named_parameters(), fast.parameters()):
-        assert p_fast.grad is not None, name
-        if name.endswith("0.bias") and name.startswith("features"):
-            # a conv bias before batch-statistics BN has zero gradient (both give ~0 or exactly 0)
-            assert float(p_fast.grad.abs().max()) <= 1e-3 and float(p_ref.grad.abs().max()) <= 1e-3
-            continue
-        assert _rel(p_fast.grad, p_ref.grad) < 1e-4, (name, _rel(p_fast.grad, p_ref.grad))
-    for (name, b_ref), b_fast in zip(ref.named_buffers(), fast.buffers()):
-        assert torch.allclose(b_fast.float(), b_ref.float(), atol=1e-5, rtol=1e-5), name
 
 
 @needs_kernel
@@ -173,28 +142,45 @@ def test_kernel_matches_conv_relu_pool_directly():
     assert torch.allclose(cov, torch.cov(taps.t(), correction=0), atol=1e-10)
 
 
-def test_without_the_kernel_the_module_block_is_used(monkeypatch):
-    monkeypatch.setattr(block1_kernel, "load", lambda: None)
-    enc = _encoder(seed=2)
-    x = torch.randn(4, 1, 64, 32, generator=torch.Generator().manual_seed(11))
-    ref, fast, y_ref, y_fast = _compare(enc, x)
-    assert torch.allclose(y_fast, y_ref, atol=1e-5, rtol=1e-5)
-    assert _rel(fast.fc[0].weight.grad, ref.fc[0].weight.grad) < 1e-5
+@pytest.fixture
+def fresh_native(monkeypatch):
+    """training.native as in a new process: nothing tried, nothing announced."""
+    monkeypatch.setattr(native, "_state", {"ops": None, "tried": False, "error": None, "announced": False})
+    return native
 
 
-def test_kernel_can_be_disabled_by_the_environment(monkeypatch):
+def test_kernel_can_be_disabled_by_the_environment_and_says_so_once(monkeypatch, fresh_native):
     monkeypatch.setenv("SLICER_EMBED_NO_KERNEL", "1")
-    assert block1_kernel.load() is None
+    with pytest.warns(RuntimeWarning, match="SLICER_EMBED_NO_KERNEL.*torch ops.*slower"):
+        assert fresh_native.ops() is None
+    assert not block1_kernel.available()  # and no second warning:
+    with __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("error")
+        assert fresh_native.ops() is None
+    assert fresh_native.build_info(True)["encoder_path"] == "torch ops"
+    assert fresh_native.build_info(False)["encoder_path"] == "module"
 
 
-def test_a_failed_build_is_reported_not_raised(monkeypatch, tmp_path):
-    fresh = CLibrary("block1", block1_kernel.SOURCE, block1_kernel._LIB.signatures)  # not yet loaded
-    monkeypatch.setattr(block1_kernel, "_LIB", fresh)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setenv("CC", "/nonexistent-cc")
-    monkeypatch.setenv("PATH", str(tmp_path))  # no cc/gcc/clang either
-    assert block1_kernel.load() is None
-    assert "compiler" in block1_kernel.error()
+def test_a_failed_build_is_announced_once_not_raised(monkeypatch, tmp_path, fresh_native):
+    monkeypatch.delenv("SLICER_EMBED_NO_KERNEL", raising=False)
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    with pytest.warns(RuntimeWarning, match="no C\\+\\+ compiler.*torch ops"):
+        assert fresh_native.ops() is None
+    assert "compiler" in fresh_native.error()
+    assert fresh_native.ops() is None and not list(tmp_path.iterdir())  # tried once, nothing built
+
+
+def test_calling_an_unavailable_kernel_says_why(monkeypatch, fresh_native):
+    monkeypatch.setenv("SLICER_EMBED_NO_KERNEL", "1")
+    with pytest.warns(RuntimeWarning), pytest.raises(RuntimeError, match="block-1 kernel unavailable: disabled"):
+        block1_kernel.Block1Kernel.apply(torch.zeros(1, 1, 4, 4), torch.zeros(9, 2), torch.zeros(2))
+
+
+@needs_kernel
+def test_build_info_names_the_kernels_torch_and_compiler():
+    info = native.build_info(True)
+    assert info["encoder_path"] == "kernels" and info["torch"] == torch.__version__ and info["compiler"]
 
 
 def test_dropout_rand_keeps_the_expected_share_and_scale():
@@ -302,20 +288,26 @@ def test_backward_adds_in_the_documented_order(dtype):
 
 
 @needs_kernel
-def test_pool_and_dropout_kernels_leave_the_autocast_step_bit_identical(monkeypatch):
+def test_pool_kernel_leaves_the_autocast_step_bit_identical(monkeypatch):
     """The bf16 training forward + backward (values, every gradient, BN buffers, the generator after) are
-    the same bits with the pool + ReLU and dropout kernels as with the torch ops they replace."""
-    from slicer_embed.training import dropout_kernel, pool_kernel
+    the same bits with the pool + ReLU kernel as with the torch ops it replaces."""
+    from slicer_embed.training import pool_kernel
+    real, taken = pool_kernel.usable, []  # the kernel must really run in the second step
     runs = []
     for kernels in (False, True):
-        if not kernels:
-            monkeypatch.setattr(pool_kernel, "usable", lambda h, pool: False)
-            monkeypatch.setattr(dropout_kernel, "usable", lambda x: False)
-        else:
-            monkeypatch.undo()
-            taken = []  # the kernels must really run in this step
-            for module in (pool_kernel, dropout_kernel):
-                monkeypatch.setattr(module, "usable", lambda *a, f=module.usable: taken.append(f(*a)) or taken[-1])
+        monkeypatch.setattr(pool_kernel, "usable", (lambda *a: taken.append(real(*a)) or taken[-1]) if kernels
+                            else (lambda h, pool: False))
         runs.append(_autocast_step())
-    assert taken == [True] * 3  # the pools of blocks 2 and 3, the dropout
+    assert taken == [True] * 2  # the pools of blocks 2 and 3
     assert all(torch.equal(a, b) for a, b in zip(*runs))
+
+
+def test_autocast_dtype_on_a_torch_without_the_per_device_functions(monkeypatch):
+    """torch < 2.4 has no torch.get_autocast_dtype and a torch.is_autocast_enabled() without arguments."""
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # (its own __enter__/__exit__ use the new functions)
+        with monkeypatch.context() as m:
+            m.delattr(torch, "get_autocast_dtype")
+            assert fast_encoder._autocast_dtype("cpu") == torch.bfloat16
+    with monkeypatch.context() as m:
+        m.delattr(torch, "get_autocast_dtype")
+        assert fast_encoder._autocast_dtype("cpu") == torch.float32

@@ -11,7 +11,12 @@ from torch import nn
 
 from slicer_embed.training import pool_kernel
 
-needs_kernel = pytest.mark.skipif(pool_kernel.load() is None, reason=f"no C kernel: {pool_kernel.error()}")
+
+
+def needs_kernel(test):
+    """A test of the compiled kernel: slow (it may build it), skipped where it cannot be built."""
+    return pytest.mark.slow(pytest.mark.usefixtures("kernels")(test))
+
 POOL = nn.MaxPool2d(2, stride=2)
 
 

@@ -18,7 +18,11 @@ from train_audio import make_corpus
 N = 3
 COMMON = ["--preset", "smoke", "--max-steps", str(2 * N), "--checkpoint-every", str(N), "--batch-size", "4",
           "--progress", "false", "--device", "cpu", "--keep-checkpoints", "0"]
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def env() -> dict[str, str]:
+    """The test's environment (read at call time: the ``kernels`` fixture lifts SLICER_EMBED_NO_KERNEL)."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def train_cmd(data, out, *extra):
@@ -29,25 +33,30 @@ BYOL = ["--objective", "byol", "--projector-hidden", "32", "--predictor-hidden",
         "--augmentations", "mixup,rrc", "--cluster-weight", "0"]
 
 
-# the CPU fast path of --preset cpu: block 1's kernel, the pool + ReLU and dropout kernels, bf16 autocast
+# the CPU fast path of --preset cpu, bf16 autocast: in the default suite through torch ops (tests/conftest.py),
+# with -m slow also with the compiled kernels (block 1, pool + ReLU)
 FAST = ["--fast-encoder", "true", "--amp", "true", "--channels-last", "true"]
 
 
-@pytest.mark.parametrize("recipe", [[], BYOL, FAST], ids=["slicer", "byol", "slicer-fast-path"])
-def test_kill9_and_resume_gives_identical_weights(tmp_path, recipe):
+@pytest.mark.parametrize("recipe,compiled", [([], False), (BYOL, False), (FAST, False),
+                                             pytest.param(FAST, True, marks=pytest.mark.slow)],
+                         ids=["slicer", "byol", "slicer-fast-path", "slicer-fast-path-kernels"])
+def test_kill9_and_resume_gives_identical_weights(tmp_path, recipe, compiled, request):
+    if compiled:
+        request.getfixturevalue("kernels")  # lifts SLICER_EMBED_NO_KERNEL for the runs (skips if unbuildable)
     byol = recipe is BYOL
     data = make_corpus(tmp_path / "data", n=12)
 
     def run_cmd(data, out, *extra):
         return train_cmd(data, out, *recipe, *extra)
 
-    straight = subprocess.run(run_cmd(data, tmp_path / "a", "--num-workers", "0"), env=ENV,
+    straight = subprocess.run(run_cmd(data, tmp_path / "a", "--num-workers", "0"), env=env(),
                               capture_output=True, text=True, timeout=300)
     assert straight.returncode == 0, straight.stderr
 
     # Run B stalls after writing its step-N checkpoint; we SIGKILL it there (state in memory is lost).
     proc = subprocess.Popen(run_cmd(data, tmp_path / "b", "--num-workers", "0", "--stall-after-step", str(N)),
-                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     ckpt_n = checkpoint_path(tmp_path / "b", N)
     deadline = time.time() + 240
     while not ckpt_n.exists() and proc.poll() is None and time.time() < deadline:
@@ -62,7 +71,7 @@ def test_kill9_and_resume_gives_identical_weights(tmp_path, recipe):
     # Resume with one DataLoader worker: the data stream must not depend on the worker count.
     resumed = subprocess.run(run_cmd(data, tmp_path / "b", "--resume", "--num-workers", "1",
                                        "--stall-after-step", "0"),
-                             env=ENV, capture_output=True, text=True, timeout=300)
+                             env=env(), capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     a = load_checkpoint(checkpoint_path(tmp_path / "a", 2 * N))
     b = load_checkpoint(checkpoint_path(tmp_path / "b", 2 * N))
@@ -75,6 +84,11 @@ def test_kill9_and_resume_gives_identical_weights(tmp_path, recipe):
     if not byol:
         assert torch.equal(a["views"]["kmix_bank"]["data"], b["views"]["kmix_bank"]["data"])
     assert a["position"] == b["position"]
+    # the checkpoints name the path that made the weights (one stretch: the resume ran on the same build)
+    fast = "--fast-encoder" in recipe
+    want = "module" if not fast else ("torch ops" if os.environ.get("SLICER_EMBED_NO_KERNEL") else "kernels")
+    assert [x["encoder_path"] for x in b["builds"]] == [want] and b["builds"] == a["builds"]
+    assert b["builds"][0]["torch"] == torch.__version__
     # The metrics of the resumed half equal the straight run's (same losses, step by step).
     la = [line for line in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
     lb = [line for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]

@@ -88,7 +88,8 @@ def test_byol_objective_learns_and_keeps_its_predictor(tmp_path, diverse):
         assert torch.equal(v, state["student"]["model." + k])
 
 
-def test_block1_writing_bf16_keeps_the_weights_bit_identical(tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_block1_writing_bf16_keeps_the_weights_bit_identical(tmp_path, monkeypatch, kernels):
     """Block 1 writing bf16 under autocast leaves a bf16 run's checkpoint bit-identical to the path where
     it wrote float32 and the next conv cast it."""
     from slicer_embed.training import fast_encoder

@@ -8,15 +8,14 @@ does), so its gradients are the module's; only the order of the work changes:
   larger than the CPU caches) and is memory-bound: BN, ReLU and the pool each stream it. Its input
   has one channel, so the BN batch statistics of the conv output follow from the 9 x 9 covariance of
   the input's 3 x 3 patches (mean_c = w_c . m + b_c, var_c = w_c' S w_c) without computing the conv;
-  BN is then folded into the conv, and the compiled kernel (training.block1_kernel) computes each
-  pooled output straight from its 4 x 4 input patch, ReLU last (max-pool and ReLU commute). The
-  full-resolution tensor is never stored. Without the kernel (no compiler, not a CPU) the block runs
-  as the module's own. Under bf16 autocast the kernel writes its output in bf16, rounded as the next
+  BN is then folded into the conv, and the compiled kernel (training.block1_kernel, a torch op built by
+  training.native) computes each pooled output straight from its 4 x 4 input patch, ReLU last (max-pool
+  and ReLU commute). The full-resolution tensor is never stored. Without the kernels (not built: announced
+  once; not a CPU) the block runs as the module's own. Under bf16 autocast the kernel writes its output in bf16, rounded as the next
   conv's cast would round it, so that cast pass over the step's widest tensor (and its gradient's) is gone.
 - **Blocks 2..n**: Conv, BN, MaxPool, then ReLU on the pooled quarter (the same values); in bf16 on a
   CPU the pool and the ReLU are one kernel each way (training.pool_kernel).
-- **Dropout** draws its mask with ``torch.rand`` (``F.dropout``'s bernoulli is ~4x slower here); on a CPU
-  the draw, the mask and the scaling run as one kernel with the same numbers (training.dropout_kernel).
+- **Dropout** draws its mask with ``torch.rand`` (``F.dropout``'s bernoulli is ~4x slower here).
 
 Autograd differentiates the statistics, so the gradients equal BN-train's exactly in real arithmetic
 (tests/test_train_fast_encoder.py checks values, gradients and running statistics against the module
@@ -29,11 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from slicer_embed.encoder import AudioNTT2020
+from slicer_embed.encoder import AudioNTT2020, block_layers, check_input, flatten_frames
 
-from . import block1_kernel, dropout_kernel, pool_kernel
+from . import block1_kernel, pool_kernel
 from .block1_kernel import Block1Kernel, patch_moments
-from .dropout_kernel import DropoutKernel
 from .pool_kernel import PoolReLU
 
 
@@ -54,7 +52,7 @@ def block1_fused(block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
 
     Returns (B, C, F // 2, T // 2), channels-last. Updates the BN running statistics.
     """
-    conv, bn = block[0], block[1]
+    conv, bn, _ = block_layers(block)
     mean9, cov9, n = patch_moments(x)
     with torch.autocast(x.device.type, enabled=False):  # the folding is tiny: keep it in float32
         w = conv.weight.reshape(conv.out_channels, 9).float()
@@ -74,14 +72,18 @@ def block1_fused(block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
 
 def _autocast_dtype(device_type: str) -> torch.dtype:
     """bfloat16 when bf16 autocast is on for ``device_type`` (a conv would cast its input to it), else float32."""
-    if torch.is_autocast_enabled(device_type) and torch.get_autocast_dtype(device_type) == torch.bfloat16:
-        return torch.bfloat16
-    return torch.float32
+    try:
+        on, dtype = torch.is_autocast_enabled(device_type), torch.get_autocast_dtype(device_type)
+    except (TypeError, AttributeError):  # torch < 2.4: per-device functions
+        cpu = device_type == "cpu"
+        on = torch.is_autocast_cpu_enabled() if cpu else torch.is_autocast_enabled()
+        dtype = torch.get_autocast_cpu_dtype() if cpu else torch.get_autocast_gpu_dtype()
+    return torch.bfloat16 if on and dtype == torch.bfloat16 else torch.float32
 
 
 def block_pool_first(block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     """Conv -> BN -> MaxPool -> ReLU: the block's own modules with ReLU moved after the pool."""
-    conv, bn, _, pool = block
+    conv, bn, pool = block_layers(block)
     h = bn(conv(x))
     if pool_kernel.usable(h, pool):  # bf16 on a CPU: pool + ReLU in one pass each way, same values
         return PoolReLU.apply(h)
@@ -89,13 +91,9 @@ def block_pool_first(block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
 
 
 def dropout_rand(x: torch.Tensor, p: float) -> torch.Tensor:
-    """Inverted dropout with a ``torch.rand`` mask (the global generator): keep with probability 1 - p.
-
-    On a CPU with the compiled kernel, in one pass with the same numbers (training.dropout_kernel)."""
+    """Inverted dropout with a ``torch.rand`` mask (the global generator): keep with probability 1 - p."""
     if p <= 0.0:
         return x
-    if dropout_kernel.usable(x):
-        return DropoutKernel.apply(x, p)
     keep = torch.rand(x.shape, device=x.device) >= p
     return x * keep.to(x.dtype) * (1.0 / (1.0 - p))
 
@@ -104,19 +102,15 @@ def train_forward(encoder: AudioNTT2020, x: torch.Tensor) -> torch.Tensor:
     """Normalised log-mel (B, 1, F, T) -> frames (B, T // 2**n_blocks, D), as ``encoder(x)`` in train mode."""
     if not encoder.training:  # running BN statistics: nothing to fuse, use the module
         return encoder(x)
-    cfg = encoder.cfg
-    if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] != cfg.n_mels:
-        raise ValueError(f"encoder expects (batch, 1, {cfg.n_mels}, frames), got {tuple(x.shape)}")
+    check_input(x, encoder.cfg.n_mels)
     blocks = encoder.conv_blocks()
-    if x.device.type == "cpu" and block1_kernel.load() is not None:
+    if x.device.type == "cpu" and block1_kernel.available():
         h = block1_fused(blocks[0], x)
     else:  # no compiled kernel (or not a CPU): the module's own block
         h = blocks[0](x)
     for block in blocks[1:]:
         h = block_pool_first(block, h)
-    h = h.permute(0, 3, 2, 1)
-    h = h.reshape(h.shape[0], h.shape[1], -1)
-    fc1, _, drop, fc2, _ = encoder.fc
-    h = F.relu(fc1(h))
+    fc1, drop, fc2 = encoder.fc_layers()
+    h = F.relu(fc1(flatten_frames(h)))
     h = dropout_rand(h, drop.p)
     return F.relu(fc2(h))

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 
 from . import checkpoint as ckpt
 from . import distributed as dist_utils
+from . import native
 from .cache import CacheSource, build_cache, is_cache
 from .config import PretrainConfig
 from .corpus_stats import kmix_centroids, norm_stats
@@ -135,8 +136,10 @@ def byol_losses(online: torch.nn.Module, teacher: SlicerNet, v1: torch.Tensor, v
 
 def training_state(cfg: PretrainConfig, student: SlicerNet, teacher: SlicerNet, opt: torch.optim.Optimizer,
                    queue: KeyQueue, views: ViewMaker, pos: Position, stats: dict[str, Any],
-                   predictor: torch.nn.Module | None = None) -> dict[str, Any]:
-    """Everything needed to continue exactly (and to export the encoder)."""
+                   predictor: torch.nn.Module | None = None, builds: list[dict[str, Any]] | None = None
+                   ) -> dict[str, Any]:
+    """Everything needed to continue exactly (and to export the encoder). ``builds``: which encoder path,
+    torch and compiler made the weights, one entry per stretch of the run (``record_build``)."""
     return {
         "format": "slicer-embed-train/1",
         "config": cfg.to_dict(), "stats": stats,
@@ -147,7 +150,18 @@ def training_state(cfg: PretrainConfig, student: SlicerNet, teacher: SlicerNet, 
         "rng_cpu": torch.get_rng_state(),
         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         **({"predictor": predictor.state_dict()} if predictor is not None else {}),
+        "builds": list(builds or []),
     }
+
+
+def record_build(builds: list[dict[str, Any]], current: dict[str, Any], step: int) -> tuple[list[dict[str, Any]], bool]:
+    """``builds`` with ``current`` (training.native.build_info) appended from ``step`` when it differs from
+    the last entry; and whether it did after step 0 (a resume on another path, torch or compiler: the
+    weights then are not bit-identical to an uninterrupted run's)."""
+    last = {k: v for k, v in builds[-1].items() if k != "from_step"} if builds else None
+    if last == current:
+        return builds, False
+    return [*builds, {"from_step": step, **current}], bool(builds)
 
 
 def restore_state(state: dict[str, Any], student: SlicerNet, teacher: SlicerNet, opt: torch.optim.Optimizer,
@@ -333,10 +347,18 @@ def _train(cfg: PretrainConfig, data: str | Path, out: Path, *, preset: str, res
         params = [p for p in params if id(p) not in head] + list(predictor.parameters())
     opt = make_optimizer(cfg, params)
     pos = Position()
+    builds: list[dict[str, Any]] = []
     if state is not None:
         pos = restore_state(state, student, teacher, opt, queue, views, predictor)
+        builds = list(state.get("builds", []))
         log.info(f"resumed from step {pos.step} (epoch {pos.epoch}, batch {pos.batch_in_epoch})")
         del state
+    builds, changed = record_build(builds, native.build_info(cfg.fast_encoder, dev), pos.step)
+    log.info(f"encoder path: {builds[-1]['encoder_path']} (torch {builds[-1]['torch']}"
+             f"{', ' + builds[-1]['compiler'] if 'compiler' in builds[-1] else ''})")
+    if changed:
+        log.info(f"--resume: this run continues on another build than the one that wrote its checkpoint "
+                 f"({builds[-2]} -> {builds[-1]}); the weights will not be bit-identical to an uninterrupted run")
     use_amp = cfg.amp and bf16_autocast_supported(dev)
     autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if use_amp else _no_autocast
     if cfg.channels_last:
@@ -376,7 +398,7 @@ def _train(cfg: PretrainConfig, data: str | Path, out: Path, *, preset: str, res
         if not all(math.isfinite(v) for v in parts.values()):
             bad = ckpt.checkpoint_path(out, pos.step).with_name(f"diverged_step_{pos.step + 1:08d}.pt")
             if info.is_main:
-                snapshot = training_state(cfg, student, teacher, opt, queue, views, pos, stats, predictor)
+                snapshot = training_state(cfg, student, teacher, opt, queue, views, pos, stats, predictor, builds)
                 ckpt.save_checkpoint(snapshot, bad)
             raise TrainingDiverged(f"loss is not finite at step {pos.step + 1} ({parts}); the state before "
                                    f"this step is saved in {bad}. Lower --lr or check the data.")
@@ -400,7 +422,8 @@ def _train(cfg: PretrainConfig, data: str | Path, out: Path, *, preset: str, res
             window = log.new_window()
         log.advance(parts["loss"])
         if pos.step % cfg.checkpoint_every == 0 or pos.step == end or pos.step in keep_steps:
-            _checkpoint(cfg, out, info, training_state(cfg, student, teacher, opt, queue, views, pos, stats, predictor))
+            _checkpoint(cfg, out, info,
+                        training_state(cfg, student, teacher, opt, queue, views, pos, stats, predictor, builds))
             if cfg.stall_after_step == pos.step:
                 _stall()
         t_data = time.perf_counter()
