@@ -1,7 +1,8 @@
 """``extract --exact/--precision/--threads``: the fast inference path of slicer_embed/runtime.py.
 
 Default: the float32 fast path, one torch thread per core-worker on CPU (rows as ``load().embed()``
-up to float rounding); ``--exact``: the plain float32 graph (rows bit-equal to ``load().embed()``);
+up to float rounding); ``--exact``: the plain float32 graph (rows equal to ``load().embed()`` to a float32 step: bit for bit
+where the CPU's conv kernels ignore the batch size, not with oneDNN on AMX CPUs);
 ``--precision bfloat16``: within cosine 0.999 of float32. The numerics are recorded in the metadata
 and are part of the resume fingerprint.
 """
@@ -65,7 +66,10 @@ def test_exact_is_the_plain_graph_bit_for_bit(folder):
     assert meta["options"]["exact"] is True
     model = slicer_embed.load(model_dir)
     for row, rel in zip(z["embeddings"], z["paths"]):
-        np.testing.assert_array_equal(row, model.embed(load_audio(src / str(rel), 16000), 16000))
+        # extract batches windows of several files; oneDNN on AMX CPUs sums in another order per batch
+        # size (seen: 2.7e-7 on features ~1). The fast path differs by ~1e-4 (FAST_TOL), so this still
+        # proves the plain graph ran.
+        np.testing.assert_allclose(row, model.embed(load_audio(src / str(rel), 16000), 16000), rtol=2e-6, atol=1e-6)
 
 
 def test_default_is_the_fast_float32_path_with_one_thread_per_core(folder, tmp_path):

@@ -54,8 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="encoder numerics: float32 (default: the plain model's numbers up to float rounding) or "
                         "bfloat16 (opt-in, within cosine 0.99999 of float32 on real audio; fast on CPUs with AVX512-BF16/AMX)")
     p.add_argument("--exact", action="store_true",
-                   help="run the plain float32 module graph instead of the fast path: rows bit-equal to "
-                        "load().embed(), about 3x slower on CPU")
+                   help="run the plain float32 module graph instead of the fast path: rows equal to "
+                        "load().embed() (bit for bit, or to a float32 step on CPUs whose conv kernels "
+                        "depend on the batch size), about 3x slower on CPU")
     p.add_argument("--fast", action="store_true", help=argparse.SUPPRESS)  # the default since 0.1; kept for scripts
     p.add_argument("--threads", type=int, default=None,
                    help="torch OpenMP threads inside each encoder op (default on CPU: one thread per core, "
