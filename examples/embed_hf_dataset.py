@@ -3,15 +3,15 @@
     python examples/embed_hf_dataset.py FOLDER [--model MODEL_DIR_OR_HUB_ID] [--out DATASET_DIR]
 
 Builds a Dataset from the audio files of FOLDER (label = parent folder name; with a hub dataset you
-would start from ``datasets.load_dataset(...)`` instead), then ``Dataset.map(batched=True)`` calls
-``model.embed`` on the decoded Audio values ({"array", "sampling_rate"}) of each batch: each value
-carries its own rate, so clips of mixed rates need no resampling step of your own.
+would start from ``datasets.load_dataset(...)`` instead), casts its audio column to
+``Audio(decode=False)``, then ``Dataset.map(batched=True)`` calls ``model.embed`` on the undecoded values
+({"bytes", "path"}) of each batch: the package decodes them with its own reader at each file's rate, so
+neither torchcodec nor FFmpeg is needed (datasets 4+ decodes an Audio column through them), and clips
+of mixed rates need no resampling step of your own. Decoded values ({"array", "sampling_rate"}) work too.
 """
 
 import argparse
 from pathlib import Path
-
-import soundfile as sf
 
 from slicer_embed import load
 
@@ -25,12 +25,8 @@ def main(argv=None):
     import datasets  # pip install datasets
 
     files = sorted(p for p in Path(args.folder).rglob("*") if p.suffix.lower() in (".wav", ".flac", ".ogg", ".mp3"))
-    rows = {"audio": [], "label": []}
-    for p in files:
-        x, sr = sf.read(str(p), dtype="float32", always_2d=True)
-        rows["audio"].append({"array": x.mean(axis=1), "sampling_rate": sr})  # the decoded Audio form
-        rows["label"].append(p.relative_to(args.folder).parts[0])
-    ds = datasets.Dataset.from_dict(rows)
+    rows = {"audio": [str(p) for p in files], "label": [p.relative_to(args.folder).parts[0] for p in files]}
+    ds = datasets.Dataset.from_dict(rows).cast_column("audio", datasets.Audio(decode=False))
 
     model = load(args.model, device="cpu")
     ds = ds.map(lambda batch: {"embedding": list(model.embed(batch["audio"]))}, batched=True, batch_size=16)
