@@ -13,33 +13,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from data_build import build
 
-from slicer_embed.training.offline import cli
 from slicer_embed.training.offline.allocation import (BENCHMARK_PACKAGES, BENCHMARK_TTS_ENGINES,
                                                       CORPUS_TTS_ENGINES, RESERVED,
                                                       corpus_packages)
 from slicer_embed.training.offline.benchmark import NAMES
 from slicer_embed.training.offline.common import pcm_sha1
 from slicer_embed.training.offline.manifest import group_violations, read_csv
-from slicer_embed.training.offline.tools import ToolMissingError, require_tools
 
 TOOLS = ("flite", "festival", "text2wave", "fluidsynth")
 
 
 def _build(args: list[str]) -> None:
-    try:
-        require_tools(*TOOLS)
-    except ToolMissingError as e:
-        pytest.fail(f"{e}  (run: sudo scripts/install-audio-tools.sh)")
-    from slicer_embed.training.offline.debs import DebFetchError
-
-    try:
-        code = cli.main(args)
-    except DebFetchError as e:
-        pytest.skip(f"Debian mirror not reachable: {e}")
-    if code == 1:
-        pytest.skip("Debian packages could not be fetched (see stderr)")
-    assert code == 0, f"slicer-embed data {' '.join(args)} exited {code}"
+    build(args, TOOLS)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from data_build import build
 
 from slicer_embed.training.offline import cli
 from slicer_embed.training.offline.common import pcm_sha1
@@ -27,19 +28,7 @@ REBUILT = ("kws", "speaker", "instrument", "bird")  # rebuilt from scratch to ch
 
 
 def _build(args: list[str]) -> None:
-    try:
-        require_tools(*TOOLS)
-    except ToolMissingError as e:
-        pytest.fail(f"{e}  (run: sudo scripts/install-audio-tools.sh)")
-    from slicer_embed.training.offline.debs import DebFetchError
-
-    try:
-        code = cli.main(args)
-    except DebFetchError as e:
-        pytest.skip(f"Debian mirror not reachable: {e}")
-    if code == 1:
-        pytest.skip("Debian packages could not be fetched (see stderr)")
-    assert code == 0, f"slicer-embed data {' '.join(args)} exited {code}"
+    build(args, TOOLS)
 
 
 TINY_LIMIT_S = 180.0  # the bound for a --tiny build (with the Debian packages already cached)
