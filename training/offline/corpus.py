@@ -65,7 +65,7 @@ def corpus_sources(tiny: bool) -> list[str]:
     return list(TINY_PACKAGES) if tiny else sorted(CORPUS_PACKAGES)
 
 
-def domain_of(r: Recording, package: str) -> str:
+def domain_of(r: Recording, package: str, seconds: float) -> str:
     """Domain of a file that is not one of the labelled real-speech recordings: speech for the word
     recordings of qabcs and gcin, music by folder or file name, else long files of a music package
     are music and the rest is env (game effects, ambiences)."""
@@ -75,7 +75,7 @@ def domain_of(r: Recording, package: str) -> str:
         return "music"
     fallback = CORPUS_PACKAGES.get(package, "env")
     if fallback == "music":
-        return "music" if duration(r.path) >= 30.0 else "env"
+        return "music" if seconds >= 30.0 else "env"
     return "env" if fallback == "speech" else fallback
 
 
@@ -90,17 +90,18 @@ def duration(path: Path) -> float:
 def classify(cache, packages: list[str]) -> dict[str, list[Recording]]:
     """Split the packages' audio into speech / music / env (labelled speech first, then by path)."""
     refuse_reserved(packages, purpose="corpus")
-    speech = [r for r in real_speech(cache, [p for p in packages if p in SPEECH_PACKAGES]) if r.speaker or r.lang]
-    taken = {r.sid for r in real_speech(cache, [p for p in packages if p in SPEECH_PACKAGES])}
-    out: dict[str, list[Recording]] = {"speech": list(speech), "music": [], "env": []}
+    labelled = real_speech(cache, [p for p in packages if p in SPEECH_PACKAGES])
+    taken = {r.sid for r in labelled}
+    out: dict[str, list[Recording]] = {"speech": [r for r in labelled if r.speaker or r.lang], "music": [], "env": []}
     for p in packages:
         for r in files(cache, p):
             if r.sid in taken or "_desc" in Path(r.sid).name or p.startswith("asterisk-core") \
                     or p.startswith("asterisk-prompt"):
                 continue  # unlabelled leftovers of the labelled speech packages stay out, as before
-            if duration(r.path) < 0.05:
+            seconds = duration(r.path)
+            if seconds < 0.05:
                 continue  # unreadable, or too short to crop
-            out[domain_of(r, p)].append(r)
+            out[domain_of(r, p, seconds)].append(r)
     return out
 
 
