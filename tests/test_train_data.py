@@ -178,3 +178,25 @@ def test_read_domains_resolves_paths_like_list_audio(tmp_path):
     assert [read_domains(manifest)[f] for f in list_audio(manifest)] == ["speech", "music", "env"]
     (corpus / "plain.csv").write_text("file_name\n" + "".join(f"{f.relative_to(corpus)}\n" for f in files))
     assert read_domains(corpus / "plain.csv") == {}
+
+
+def test_corpus_record_names_the_version_and_the_domain_mix(tmp_path):
+    from slicer_embed.training.corpus_record import corpus_record
+    corpus = make_corpus(tmp_path / "c", n=4)
+    files = list_audio(corpus)
+    manifest = corpus / "manifest.csv"
+    manifest.write_text("file_name,domain,duration\n" + "".join(
+        f"{f.relative_to(corpus)},{d},{s}\n" for f, d, s in zip(files, ("speech", "speech", "music", "env"),
+                                                               (1800, 1800, 900, 360))))
+    plan = domain_plan(["speech", "speech", "music", "env"], {"speech": 1, "music": 1, "env": 2})
+    rec = corpus_record(manifest, list_audio(manifest), plan)
+    assert rec["files"] == 4 and rec["hours"] == 1.35
+    assert rec["hours_by_domain"] == {"env": 0.1, "music": 0.25, "speech": 1.0}
+    assert rec["crops_per_pass_by_domain"] == {"env": 2, "music": 1, "speech": 1}
+    unweighted = corpus_record(manifest, list_audio(manifest), None)
+    assert unweighted["crops_per_pass_by_domain"] == {"env": 1, "music": 1, "speech": 2}
+    assert unweighted["sha256"] == rec["sha256"]
+    manifest.write_text(manifest.read_text().replace(",360", ",361"))  # another corpus version
+    assert corpus_record(manifest, files, plan)["sha256"] != rec["sha256"]
+    folder = corpus_record(corpus, files, None)  # a folder: the hash of its file list, no hours
+    assert folder["files"] == 4 and len(folder["sha256"]) == 64 and "hours" not in folder

@@ -41,6 +41,8 @@ def test_smoke_run_writes_a_loadable_model(tmp_path):
     assert norm.std > 0 and norm.mean != 0.0 and str(data) in norm.source  # corpus statistics exported
     prov = model.config.provenance
     assert prov["steps"] == 4 and prov["clips_seen"] == 32 and prov["preset"] == "smoke"
+    assert prov["corpus"]["source"] == str(data) and prov["corpus"]["files"] == 12  # the corpus it read
+    assert len(prov["corpus"]["sha256"]) == 64
     emb = model.embed(np.random.default_rng(0).standard_normal(20000).astype(np.float32) * 0.1, 16000)
     assert emb.shape == (2048,) and np.isfinite(emb).all()
     # the exported encoder is the student's, bit for bit

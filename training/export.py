@@ -57,6 +57,8 @@ def model_from_checkpoint(state: dict[str, Any], which: str = "student") -> slic
         "recipe": cfg,
         "steps": pos["step"], "epochs_completed": pos["epoch"], "clips_seen": pos["clips_seen"],
         "data": str(stats["source"]),
+        # the corpus version (manifest sha256) and its domain mix (hours, crops per pass): corpus_record.py
+        **({"corpus": stats["corpus"]} if stats.get("corpus") else {}),
         # which encoder path (module, torch ops or the compiled kernels), torch and compiler made the weights
         **({"builds": state["builds"]} if state.get("builds") else {}),
     }

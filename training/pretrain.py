@@ -24,6 +24,7 @@ from . import native
 from .cache import CacheSource, build_cache, is_cache
 from .config import PretrainConfig
 from .corpus_stats import kmix_centroids, norm_stats
+from .corpus_record import corpus_record
 from .data import CropDataset, FileSource, RunBatches, check_files, list_audio, read_domains
 from .domains import DomainPlan, domain_plan, parse_domain_weights
 from .ema import ema_update_
@@ -329,6 +330,7 @@ def _train(cfg: PretrainConfig, data: str | Path, out: Path, *, preset: str, res
     if state is None:
         stats, centroids = corpus_statistics(cfg, source, student, str(data), log)
         stats["preset"] = preset
+        stats["corpus"] = corpus_record(data, files, plan)
     else:
         stats, centroids = state["stats"], state["views"]["centroids"]
     student_views: torch.nn.Module = PredictorViews(student, predictor) if predictor is not None else TwoViews(student)
