@@ -24,17 +24,17 @@ TASKS = ("kws", "speaker", "language", "instrument", "expression", "bird")
 BASELINES = ("logmel", "random", "prev_default")
 
 
-def valid(folder: Path) -> dict[str, Any] | None:
+def valid(folder: Path, tasks: Sequence[str] = TASKS) -> dict[str, Any] | None:
     path = folder / "results.json"
     if not path.is_file():
         return None
     r = json.loads(path.read_text())
-    tasks = r["tasks"]
-    if not all(t in tasks for t in TASKS):
+    found = r["tasks"]
+    if not all(t in found for t in tasks):
         return None
-    acc = {t: (100 * tasks[t]["valid_accuracy"]["mean"], 100 * tasks[t]["valid_accuracy"]["std"]) for t in TASKS}
+    acc = {t: (100 * found[t]["valid_accuracy"]["mean"], 100 * found[t]["valid_accuracy"]["std"]) for t in tasks}
     prov = (r["model"].get("provenance") or {})
-    return {"acc": acc, "mean": sum(a for a, _ in acc.values()) / len(TASKS),
+    return {"acc": acc, "mean": sum(a for a, _ in acc.values()) / len(tasks),
             "clips_seen": prov.get("clips_seen"), "steps": prov.get("steps"),
             "seed": (prov.get("recipe") or {}).get("seed")}
 
@@ -56,23 +56,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None, help="the table's numbers as JSON")
     p.add_argument("--probe", action="append", default=[], metavar="LABEL=ROOT",
                    help="a probe task reported apart from the mean (repeatable)")
+    p.add_argument("--tasks", default=",".join(TASKS),
+                   help="comma list of the tasks in the mean (default: the six mini-LAPE tasks)")
+    p.add_argument("--title", default="mini-LAPE", help="the benchmark's name in the plot's title")
     a = p.parse_args(argv)
+    tasks = tuple(t for t in a.tasks.split(",") if t)
     probes = parse_probes(a.probe)
-    points = {d.name: v for d in sorted(a.curve.iterdir()) if (v := valid(d))}
-    base = {b: v for b in BASELINES if (v := valid(a.baselines / b))}
+    points = {d.name: v for d in sorted(a.curve.iterdir()) if (v := valid(d, tasks))}
+    base = {b: v for b in BASELINES if (v := valid(a.baselines / b, tasks))}
     curve = sorted(((k, v) for k, v in points.items() if k.startswith("step_")), key=lambda kv: kv[1]["clips_seen"])
     extra = [(k, v) for k, v in points.items() if not k.startswith("step_") and k not in BASELINES]
 
     for name, v in list(points.items()) + list(base.items()):
         v["probes"] = {lbl: probe_valid(root, name) for lbl, root in probes}
-    head = "| model | crops seen | passes | " + " | ".join(TASKS) + " | **mean** |"
+    head = "| model | crops seen | passes | " + " | ".join(tasks) + " | **mean** |"
     head += "".join(f" {lbl} |" for lbl, _ in probes)
-    print(head + "\n|" + "---|" * (len(TASKS) + 4 + len(probes)))
+    print(head + "\n|" + "---|" * (len(tasks) + 4 + len(probes)))
 
     def row(name: str, v: dict[str, Any]) -> str:
         cs = v["clips_seen"]
         passes = f"{cs / a.corpus_files:.2f}" if cs else ""
-        cells = " | ".join(f"{m:.1f} ± {s:.1f}" for m, s in (v["acc"][t] for t in TASKS))
+        cells = " | ".join(f"{m:.1f} ± {s:.1f}" for m, s in (v["acc"][t] for t in tasks))
         extra_cells = "".join(f" {pv[0]:.1f} ± {pv[1]:.1f} |" if (pv := v["probes"][lbl]) else " |"
                               for lbl, _ in probes)
         return f"| {name} | {cs or ''} | {passes} | {cells} | **{v['mean']:.1f}** |{extra_cells}"
@@ -91,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         import matplotlib.ticker
-        panels = list(TASKS) + ["mean"] + [lbl for lbl, _ in probes]
+        panels = list(tasks) + ["mean"] + [lbl for lbl, _ in probes]
         ncols = (len(panels) + 2) // 2
         fig, axes = plt.subplots(2, ncols, figsize=(4 * ncols, 7), sharex=True)
         xs = [v["clips_seen"] for _, v in curve]
@@ -114,13 +118,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if pv := value(v, task):
                     ax.axhline(pv[0], color=colours[name], ls="--", lw=1, label=name)
             ax.set_xscale("log")
-            ax.set_title(task if task != "mean" else "mean of the six tasks")
+            ax.set_title(task if task != "mean" else f"mean of the {len(tasks)} tasks")
             ax.grid(alpha=0.3)
         for ax in axes[1]:
             ax.set_xlabel("crops seen (log)")
         axes[0, 0].set_ylabel("valid accuracy (%)")
         axes[1, 0].set_ylabel("valid accuracy (%)")
-        handles, labels = axes.flat[len(TASKS)].get_legend_handles_labels()  # the mean panel has every line
+        handles, labels = axes.flat[len(tasks)].get_legend_handles_labels()  # the mean panel has every line
         for ax in axes.flat[len(panels):]:
             ax.axis("off")
         axes.flat[len(panels)].legend(handles, labels, loc="center", fontsize=9)
@@ -128,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             top = ax.secondary_xaxis("top", functions=(lambda c: c / a.corpus_files, lambda q: q * a.corpus_files))
             top.set_xlabel("passes", fontsize=8)
             top.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-        fig.suptitle("mini-LAPE valid accuracy (LAPE linear protocol, 3 probe seeds) against pretraining crops seen")
+        fig.suptitle(f"{a.title} valid accuracy (LAPE linear protocol, 3 probe seeds) against pretraining crops seen")
         fig.tight_layout()
         fig.savefig(a.out, dpi=90)
         print(f"wrote {a.out}")
