@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from slicer_embed.training.data import (CropDataset, EpochBatches, FileSource, check_files, fit_length,
-                                         list_audio, random_crop_file)
+from slicer_embed.training.infra.data import (CropDataset, EpochBatches, FileSource, check_files, fit_length,
+                                              list_audio, random_crop_file)
 from train_audio import make_corpus
 
 
@@ -68,7 +68,7 @@ def test_dataset_is_independent_of_access_order(tmp_path):
 
 
 def test_cache_crops_match_file_crops(tmp_path):
-    from slicer_embed.training.cache import CacheSource, build_cache, is_cache
+    from slicer_embed.training.infra.cache import CacheSource, build_cache, is_cache
 
     corpus = make_corpus(tmp_path / "c", n=8)
     files = [f for f in list_audio(corpus) if sf.info(str(f)).samplerate == 16000]
@@ -95,7 +95,7 @@ def test_training_from_a_cache(tmp_path):
 
 
 def test_a_file_deleted_mid_run_is_replaced_by_the_next_one(tmp_path):
-    from slicer_embed.training.data import CropDataset, FileSource
+    from slicer_embed.training.infra.data import CropDataset, FileSource
     files = []
     for i in range(3):
         p = tmp_path / f"f{i}.wav"
@@ -114,8 +114,8 @@ def test_a_file_deleted_mid_run_is_replaced_by_the_next_one(tmp_path):
 
 # --- domain weights: the share of each domain in the crops of a pass ---
 
-from slicer_embed.training.data import RunBatches, read_domains  # noqa: E402
-from slicer_embed.training.domains import domain_plan, parse_domain_weights, pass_draws  # noqa: E402
+from slicer_embed.training.infra.data import RunBatches, read_domains  # noqa: E402
+from slicer_embed.training.infra.domains import domain_plan, parse_domain_weights, pass_draws  # noqa: E402
 
 
 def test_domain_weights_parse_and_refuse_nonsense():
@@ -178,3 +178,4 @@ def test_read_domains_resolves_paths_like_list_audio(tmp_path):
     assert [read_domains(manifest)[f] for f in list_audio(manifest)] == ["speech", "music", "env"]
     (corpus / "plain.csv").write_text("file_name\n" + "".join(f"{f.relative_to(corpus)}\n" for f in files))
     assert read_domains(corpus / "plain.csv") == {}
+

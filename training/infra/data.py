@@ -1,7 +1,7 @@
 """Pretraining data: file lists, random 0.95 s crops at 16 kHz, and a resumable batch order.
 
 The DataLoader workers do only the I/O-bound part (decode a file segment, resample, crop); log-mel,
-normalisation and augmentation run batched in the training process (see memory.py for why).
+normalisation and augmentation run batched in the training process (see training/method/memory.py for why).
 
 Determinism: the batch order of epoch e is a permutation drawn from ``(seed, e)``, and the crop of
 file i in epoch e from ``(seed, e, i)``. Neither depends on the number of workers or on what ran
