@@ -179,3 +179,14 @@ def test_read_domains_resolves_paths_like_list_audio(tmp_path):
     (corpus / "plain.csv").write_text("file_name\n" + "".join(f"{f.relative_to(corpus)}\n" for f in files))
     assert read_domains(corpus / "plain.csv") == {}
 
+
+def test_read_domains_finds_the_path_column_as_list_audio_does(tmp_path):
+    """One reading of a file list: a header in any case and padding names the path column for both, and a
+    row without a path is no file for either."""
+    corpus = make_corpus(tmp_path / "c", n=3)
+    files = list_audio(corpus)
+    manifest = corpus / "manifest.csv"
+    manifest.write_text(" File_Name , Domain \n" + "".join(f"{f.relative_to(corpus)}, {d}\n" for f, d in
+                                                           zip(files, ("speech", "music", "env"))) + ",env\n")
+    assert list_audio(manifest) == files
+    assert read_domains(manifest) == dict(zip(files, ("speech", "music", "env")))
