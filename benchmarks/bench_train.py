@@ -44,13 +44,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from slicer_embed.training.config import PRESETS, PretrainConfig
-from slicer_embed.training.data import CropDataset, EpochBatches, FileSource, list_audio
-from slicer_embed.training.ema import ema_update_
-from slicer_embed.training.pretrain import bf16_autocast_supported, log_mel_batch, make_optimizer
-from slicer_embed.training.queue import KeyQueue
-from slicer_embed.training.student_teacher import TwoViews, build_student_teacher
-from slicer_embed.training.views import ViewMaker
+from slicer_embed.training.infra.data import CropDataset, EpochBatches, FileSource, list_audio
+from slicer_embed.training.method.config import PRESETS, PretrainConfig
+from slicer_embed.training.method.ema import ema_update_
+from slicer_embed.training.method.pretrain import bf16_autocast_supported, log_mel_batch, make_optimizer
+from slicer_embed.training.method.queue import KeyQueue
+from slicer_embed.training.method.student_teacher import TwoViews, build_student_teacher
+from slicer_embed.training.method.views import ViewMaker
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -182,8 +182,8 @@ def step_parts(cfg: PretrainConfig, student: Any, centroids: torch.Tensor,
 
 def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[str, float]:
     """Milliseconds per step of each stage (mean over ``steps`` after two warm-up steps), every core."""
-    from slicer_embed.training.cache import CacheSource
-    from slicer_embed.training.corpus_stats import kmix_centroids, norm_stats
+    from slicer_embed.training.infra.cache import CacheSource
+    from slicer_embed.training.method.corpus_stats import kmix_centroids, norm_stats
 
     cfg = PRESETS[preset]
     dev = torch.device("cpu")
@@ -224,7 +224,7 @@ def split_rows(preset: str, data: str, cache: str | None, steps: int) -> dict[st
         with torch.no_grad(), autocast():
             k1, k2 = teacher(v1)[0].float(), teacher(v2)[0].float()
         t.append(time.perf_counter())
-        from slicer_embed.training.losses import cluster_loss, combine_directions, instance_loss
+        from slicer_embed.training.method.losses import cluster_loss, combine_directions, instance_loss
         negatives = queue.keys.clone()
         loss = combine_directions(instance_loss(q1, k2, negatives, cfg.temperature),
                                   instance_loss(q2, k1, negatives, cfg.temperature), cfg.symmetric)
@@ -249,7 +249,7 @@ def block1_rows(preset: str, rounds: int = 12) -> dict[str, Any]:
     """Paired in-process timing of the model step with block 1 writing bf16 (A) or float32 (B)."""
     import statistics
 
-    from slicer_embed.training import fast_encoder
+    from slicer_embed.training.speed import fast_encoder
 
     model_step, amp = fixed_batch_step(preset)
     real = fast_encoder._autocast_dtype
@@ -282,7 +282,7 @@ def kernel_rows(preset: str, rounds: int = 8) -> dict[str, Any]:
     to the step with every kernel."""
     import statistics
 
-    from slicer_embed.training import block1_kernel, native, pool_kernel
+    from slicer_embed.training.speed import block1_kernel, native, pool_kernel
 
     if native.ops() is None:
         raise RuntimeError(f"the kernels are unavailable here: {native.error()}")
@@ -320,8 +320,8 @@ def kernel_rows(preset: str, rounds: int = 8) -> dict[str, Any]:
 def kmix_geometry(files: list[Path], clusters: int = 4) -> dict[str, dict[str, float]]:
     """Occupancy of the k-mix clusters by normalised crops (what the online step assigns), for centroids
     computed on raw (reference) vs normalised log-mel. Balanced = entropy/log K near 1."""
-    from slicer_embed.training.corpus_stats import kmix_centroids, norm_stats
-    from slicer_embed.training.kmix import assign_clusters
+    from slicer_embed.training.method.corpus_stats import kmix_centroids, norm_stats
+    from slicer_embed.training.method.kmix import assign_clusters
 
     source = FileSource(files)
     frontend = build_student_teacher(128, 128, 0, torch.device("cpu"))[0].model.frontend
@@ -342,7 +342,7 @@ def kmix_geometry(files: list[Path], clusters: int = 4) -> dict[str, dict[str, f
 def double_enqueue_artefact(files: list[Path], batch: int = 32) -> dict[str, float]:
     """Reference mode enqueues direction 1's keys k2 = teacher(v2) before direction 2 scores
     q2 = student(v2): q2's own-view key becomes a negative. Measures its cosine against the positive's."""
-    from slicer_embed.training.corpus_stats import norm_stats
+    from slicer_embed.training.method.corpus_stats import norm_stats
 
     cfg = PRESETS["reference"].replace(batch_size=batch)
     source = FileSource(files)

@@ -22,7 +22,7 @@ _LAZY = {
     "AudioDecodeError": "audio",
     "ConfigError": "config", "ModelConfig": "config",
     "ModelNotFoundError": "hub", "WeightsError": "hub",
-    "Frames": "model", "SlicerModel": "model",
+    "Frames": "windows", "SlicerModel": "model",
 }
 
 __all__ = ["load", "create_model", "SlicerModel", "Frames", "ModelConfig", "AudioDecodeError",
@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from .audio import AudioDecodeError
     from .config import ConfigError, ModelConfig
     from .hub import ModelNotFoundError, WeightsError
-    from .model import Frames, SlicerModel
+    from .model import SlicerModel
+    from .windows import Frames
 
 
 def __getattr__(name: str) -> Any:

@@ -1,8 +1,13 @@
-"""The two ways to get a model: ``load`` (pretrained weights) and ``create_model`` (random weights)."""
+"""The two ways to get a model: ``load`` (pretrained weights) and ``create_model`` (random weights).
+
+``load_from_directory`` builds a model from a model folder; ``load`` uses it for the bundled model, local
+folders and Hub snapshots.
+"""
 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -35,7 +40,7 @@ def load(name_or_path: str | os.PathLike | None = None, *, revision: str | None 
             raise hub.ModelNotFoundError(
                 "this slicer-embed build ships no default pretrained model yet: pass a local model "
                 "folder or a Hub repo id to load(), or use create_model() for random weights")
-        model = hub.load_from_directory(hub.BUNDLED_DIR, device)
+        model = load_from_directory(hub.BUNDLED_DIR, device)
         model.source = "bundled"
         return model
     if isinstance(name_or_path, str) and not name_or_path.strip():
@@ -46,16 +51,35 @@ def load(name_or_path: str | os.PathLike | None = None, *, revision: str | None 
     if path.exists():
         if path.is_file() and path.name in (hub.WEIGHTS_NAME, hub.CONFIG_NAME):
             path = path.parent
-        return hub.load_from_directory(path, device)
+        return load_from_directory(path, device)
     name = str(name_or_path)
     if not hub.looks_like_repo_id(name):
         raise hub.ModelNotFoundError(f"{name}: no such model folder (and not a Hub repo id like 'org/name')")
     snapshot = hub.download(name, revision=revision, cache_dir=cache_dir,
                             local_files_only=local_files_only, token=token)
-    model = hub.load_from_directory(snapshot, device)
+    model = load_from_directory(snapshot, device)
     model.source = f"hf-hub:{name}"
     model.revision = snapshot.name  # the snapshot folder is named after the resolved commit
     return model
+
+
+def load_from_directory(directory: str | os.PathLike, device: str | torch.device | None = None) -> SlicerModel:
+    """Build a ``SlicerModel`` from a folder holding ``config.json`` and ``model.safetensors``."""
+    directory = Path(directory)
+    for name in (hub.CONFIG_NAME, hub.WEIGHTS_NAME):
+        if not (directory / name).is_file():
+            raise hub.ModelNotFoundError(f"{directory}: no {name} (a model folder holds {hub.CONFIG_NAME} "
+                                         f"and {hub.WEIGHTS_NAME})")
+    config = ModelConfig.from_json_file(directory / hub.CONFIG_NAME)
+    digest = config.provenance.get("weights_sha256")
+    if not digest:
+        warnings.warn(f"{directory / hub.CONFIG_NAME} records no provenance.weights_sha256, so the integrity of "
+                      f"{hub.WEIGHTS_NAME} cannot be checked (re-save with save_pretrained to record it)",
+                      UserWarning, stacklevel=3)
+    model = SlicerModel(config)
+    hub.load_weights(model, directory / hub.WEIGHTS_NAME, digest)
+    model.source = str(directory)
+    return model.to(hub.resolve_device(device)).eval()
 
 
 def create_model(pretrained: bool = False, *, config: ModelConfig | None = None,

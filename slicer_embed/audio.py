@@ -11,6 +11,7 @@ import io
 import os
 import re
 import stat
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -29,6 +30,25 @@ _INT_SCALE = {np.dtype(np.int8): 128.0, np.dtype(np.int16): 32768.0, np.dtype(np
 
 class AudioDecodeError(ValueError):
     """A file that cannot be turned into audio samples (missing, unreadable, empty, not audio)."""
+
+
+def to_numpy(a: Any, what: str = "audio") -> np.ndarray:
+    """An in-memory clip as numpy: a torch tensor (any device; float16/bfloat16 as float32), a numpy array
+    as it is, anything else through ``np.asarray``. A path is refused with a pointer to the file methods."""
+    torch = sys.modules.get("torch")  # a tensor exists only where torch is loaded: this module never loads it
+    if torch is not None and isinstance(a, torch.Tensor):
+        a = a.detach()
+        if a.dtype in (torch.float16, torch.bfloat16):
+            a = a.float()
+        return a.cpu().numpy()
+    if isinstance(a, np.ndarray):
+        return a
+    if isinstance(a, (str, os.PathLike)):
+        raise TypeError(f"{what} is a path ({a!r}); use model.embed_file(path) for files")
+    try:
+        return np.asarray(a)
+    except Exception as e:
+        raise TypeError(f"{what} must be a numpy array or torch tensor, got {type(a).__name__}") from e
 
 
 def check_sample_rate(sample_rate: object, what: str = "sample_rate") -> int:

@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "download": ("slicer_embed.commands.download", "prefetch a Hub model for offline use"),
     "export": ("slicer_embed.commands.export", "export a training run or model (folder, ONNX)"),
     "train": ("slicer_embed.training.cli_train", "SLICER self-supervised pretraining"),
-    "eval": ("slicer_embed.training.cli_eval", "LAPE linear evaluation of a model"),
+    "eval": ("slicer_embed.training.evaluation.cli", "LAPE linear evaluation of a model"),
     "data": ("slicer_embed.training.offline.cli", "build the offline corpus and mini-LAPE tasks"),
 }
 # Verbs whose process ends as soon as main() returns: everything is written and closed by then.

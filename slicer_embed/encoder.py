@@ -10,7 +10,7 @@ Parameter names follow LAPE's ``AudioNTT2020Task6`` (``features_1.0.weight`` ...
 so reference checkpoints map onto this module by prefix alone.
 
 This module is the one definition of the architecture. The fast paths derive from it: the inference
-path (``runtime.FastEncoder``) and the training path (``training.fast_encoder``) take their layers from
+path (``runtime.FastEncoder``) and the training path (``training.speed.fast_encoder``) take their layers from
 ``conv_blocks()`` / ``block_layers()`` / ``fc_layers()`` and use ``check_input`` and ``flatten_frames``;
 the ONNX export traces ``forward`` itself. tests/test_encoder_paths.py checks every path against this
 forward on every architecture option.

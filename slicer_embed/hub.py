@@ -1,9 +1,10 @@
-"""Loading and saving models: ``config.json`` + ``model.safetensors`` from a folder, the wheel or the Hub.
+"""Model files, ``config.json`` + ``model.safetensors``: saved, checked and read in a folder, the wheel or the Hub.
 
 Weights are only ever read with safetensors (never ``torch.load`` of pickles) and loaded strictly:
 missing, unexpected and wrongly shaped tensors are all reported by name before anything is copied.
 Hub repos go through ``huggingface_hub`` (its cache, ``HF_HUB_OFFLINE``, ``HF_ENDPOINT``, revision
-pinning); a local path never touches the network.
+pinning); a local path never touches the network. Building a ``SlicerModel`` from a folder is
+``api.load_from_directory``: this module knows the files, not the model.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ import hashlib
 import json
 import os
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .atomic import atomic_write_text
-from .config import ConfigError, ModelConfig
+from .config import ConfigError
 from .version import __version__
 
 CONFIG_NAME = "config.json"
@@ -159,27 +159,6 @@ def check_tensors(tensors: dict[str, torch.Tensor], path: str | os.PathLike) -> 
         raise WeightsError(f"{path}: BatchNorm variances must be > 0, but {', '.join(var)} holds values <= 0")
 
 
-def load_from_directory(directory: str | os.PathLike, device: str | torch.device | None = None) -> Any:
-    """Build a ``SlicerModel`` from a folder holding ``config.json`` and ``model.safetensors``."""
-    from .model import SlicerModel
-
-    directory = Path(directory)
-    for name in (CONFIG_NAME, WEIGHTS_NAME):
-        if not (directory / name).is_file():
-            raise ModelNotFoundError(f"{directory}: no {name} (a model folder holds {CONFIG_NAME} "
-                                     f"and {WEIGHTS_NAME})")
-    config = ModelConfig.from_json_file(directory / CONFIG_NAME)
-    digest = config.provenance.get("weights_sha256")
-    if not digest:
-        warnings.warn(f"{directory / CONFIG_NAME} records no provenance.weights_sha256, so the integrity of "
-                      f"{WEIGHTS_NAME} cannot be checked (re-save with save_pretrained to record it)",
-                      UserWarning, stacklevel=3)
-    model = SlicerModel(config)
-    load_weights(model, directory / WEIGHTS_NAME, digest)
-    model.source = str(directory)
-    return model.to(resolve_device(device)).eval()
-
-
 def looks_like_repo_id(name: str) -> bool:
     parts = name.split("/")
     return (len(parts) == 2 and all(parts) and not name.startswith((".", "/", "~"))
@@ -263,5 +242,5 @@ def push_to_hub(model: Any, repo_id: str, *, revision: str | None = None, privat
     return str(getattr(info, "commit_url", info))
 
 
-__all__ = ["ConfigError", "ModelNotFoundError", "WeightsError", "save_pretrained", "load_from_directory",
-           "download", "push_to_hub", "resolve_device", "load_weights", "BUNDLED_DIR"]
+__all__ = ["ConfigError", "ModelNotFoundError", "WeightsError", "save_pretrained", "download", "push_to_hub",
+           "resolve_device", "load_weights", "BUNDLED_DIR"]

@@ -10,30 +10,22 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from . import audio as _audio
+from . import hub as _hub
 from . import runtime as _runtime
 from .config import POOLINGS, ModelConfig
 from .encoder import AudioNTT2020
 from .frontend import LogMelFrontend, normalize
-from .windows import iter_windows, valid_frames
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .streaming import EmbeddingStream
+from .streaming import EmbeddingStream
+from .windows import Frames, iter_windows, valid_frames
 
 DEFAULT_BATCH_SIZE = 64  # windows per forward pass (about a minute of audio): bounds memory
-
-
-class Frames(NamedTuple):
-    """Frame-level output: ``embeddings`` (..., T, D) and ``timestamps`` (..., T) in seconds (centres)."""
-
-    embeddings: Any
-    timestamps: Any
 
 
 class SlicerModel(nn.Module):
@@ -190,7 +182,7 @@ class SlicerModel(nn.Module):
             return Frames([_format(e, like) for e in embs], [_format_time(t, like) for t in times])
         return Frames(_format(torch.stack(embs), like), _format_time(np.stack(times), like))
 
-    def stream(self, sample_rate: int, *, batch_size: int = 16) -> "EmbeddingStream":
+    def stream(self, sample_rate: int, *, batch_size: int = 16) -> EmbeddingStream:
         """A live-audio embedder: ``push(chunk)`` returns the ``Frames`` of the windows each chunk
         completes (numpy, timestamps in seconds from the start), ``flush()`` the rest. Together they
         equal ``embed_frames`` of the whole signal (80 ms frames). See ``slicer_embed.streaming``.
@@ -198,7 +190,6 @@ class SlicerModel(nn.Module):
         >>> stream = model.stream(sample_rate=48000)            # doctest: +SKIP
         >>> for chunk in microphone: frames = stream.push(chunk)  # doctest: +SKIP
         """
-        from .streaming import EmbeddingStream
         return EmbeddingStream(self, sample_rate, batch_size=batch_size)
 
     def embed_file(self, path: str | os.PathLike, *, pooling: str | None = None,
@@ -226,16 +217,14 @@ class SlicerModel(nn.Module):
     # -- saving ---------------------------------------------------------------------------------
     def save_pretrained(self, directory: str | os.PathLike, *, model_card: str | None = None) -> None:
         """Write ``config.json`` + ``model.safetensors`` (+ ``README.md`` if given) into ``directory``."""
-        from .hub import save_pretrained
-        save_pretrained(self, directory, model_card=model_card)
+        _hub.save_pretrained(self, directory, model_card=model_card)
 
     def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
         """Upload the model to a Hub repo (``huggingface_hub`` upload API); returns the commit URL.
 
         Keyword arguments: ``revision``, ``private``, ``token``, ``commit_message``, ``model_card``.
         """
-        from .hub import push_to_hub
-        return push_to_hub(self, repo_id, **kwargs)
+        return _hub.push_to_hub(self, repo_id, **kwargs)
 
     # -- internals ------------------------------------------------------------------------------
     def _check_pooling(self, pooling: str | None) -> str:
@@ -283,7 +272,7 @@ class SlicerModel(nn.Module):
         names = ["audio"] if single else [f"audio[{i}]" for i in range(len(raw))]
         clips = []
         for name, a, sr in zip(names, raw, rates):
-            a = _to_numpy(a, name)
+            a = _audio.to_numpy(a, name)
             if a.ndim != 1:
                 raise ValueError(f"{name} has shape {a.shape}; list items must be 1-D clips (samples,) (a flat "
                                  f"list of numbers is taken as one clip, but this list mixes types)")
@@ -298,9 +287,9 @@ class SlicerModel(nn.Module):
         if isinstance(audio, (list, tuple)):
             if len(audio) == 0:
                 raise ValueError("audio is an empty list; pass at least one clip")
-            return [_to_numpy(a, f"audio[{i}]") for i, a in enumerate(audio)], False, _kind(audio[0])
+            return [_audio.to_numpy(a, f"audio[{i}]") for i, a in enumerate(audio)], False, _kind(audio[0])
         like = _kind(audio)
-        a = _to_numpy(audio, "audio")
+        a = _audio.to_numpy(audio, "audio")
         _audio.check_layout(a.shape)
         if a.ndim == 2 and a.shape[0] == 0:
             raise ValueError(f"audio is an empty batch (shape {a.shape})")
@@ -399,7 +388,7 @@ def _audio_value(a: Any, what: str, sample_rate: int | None, model_rate: int = 1
     else:
         samples = a.get_all_samples()
         clip, rate = samples.data, samples.sample_rate
-    arr = _to_numpy(clip, f"{what}['array']")
+    arr = _audio.to_numpy(clip, f"{what}['array']")
     if arr.ndim == 2 and (arr.shape[0] == 1 or arr.shape[0] <= 8 < arr.shape[1]):  # (channels, samples)
         arr = arr.mean(axis=0)
     if rate is not None:
@@ -412,22 +401,6 @@ def _audio_value(a: Any, what: str, sample_rate: int | None, model_rate: int = 1
 
 def _is_number(a: Any) -> bool:
     return isinstance(a, (int, float, np.integer, np.floating)) and not isinstance(a, bool)
-
-
-def _to_numpy(a: Any, what: str) -> np.ndarray:
-    if isinstance(a, torch.Tensor):
-        a = a.detach()
-        if a.dtype in (torch.float16, torch.bfloat16):
-            a = a.float()
-        return a.cpu().numpy()
-    if isinstance(a, np.ndarray):
-        return a
-    if isinstance(a, (str, os.PathLike)):
-        raise TypeError(f"{what} is a path ({a!r}); use model.embed_file(path) for files")
-    try:
-        return np.asarray(a)
-    except Exception as e:
-        raise TypeError(f"{what} must be a numpy array or torch tensor, got {type(a).__name__}") from e
 
 
 def _format(t: torch.Tensor, like: Any) -> Any:

@@ -20,7 +20,7 @@ import soxr
 import torch
 
 from . import audio as _audio
-from .windows import frame_centres, valid_frames
+from .windows import Frames, frame_centres, valid_frames
 
 
 class EmbeddingStream:
@@ -79,8 +79,6 @@ class EmbeddingStream:
 
     # -- internals -------------------------------------------------------------------------------
     def _emit(self, y: np.ndarray, final: bool):
-        from .model import Frames
-
         self._emitted += len(y)
         buf = np.concatenate([self._pending, y]) if len(self._pending) else y
         n_whole = len(buf) // self._window
@@ -109,14 +107,12 @@ class EmbeddingStream:
         return Frames(emb, centres / self.model.sample_rate)
 
     def _empty(self):
-        from .model import Frames
         return Frames(np.zeros((0, self.model.embedding_dim), np.float32), np.zeros(0, np.float64))
 
 
 def _chunk(chunk: Any) -> np.ndarray:
     """A pushed chunk as 1-D float32 numpy, validated like any clip (finite, sane peak)."""
-    from .model import _to_numpy
-    a = _to_numpy(chunk, "chunk")
+    a = _audio.to_numpy(chunk, "chunk")
     if a.ndim != 1:
         raise ValueError(f"a stream chunk must be 1-D (samples,), got shape {a.shape}; downmix channels first")
     if a.size == 0:

@@ -9,13 +9,21 @@ Output frame ``j`` of a clip pools log-mel frames ``8j .. 8j+7`` (stride 8 at ho
 sits at sample ``hop * (8j + 3.5)``: 35 ms + 80 ms * j at 16 kHz, computed from the integer index
 (no accumulated drift). A frame is kept when its centre lies inside the clip; a clip always keeps at
 least its first frame, so clips shorter than 35 ms still get an embedding (from a zero-padded window).
+Frame-level results travel as ``Frames(embeddings, timestamps)``.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator, NamedTuple
 
 import numpy as np
+
+
+class Frames(NamedTuple):
+    """Frame-level output: ``embeddings`` (..., T, D) and ``timestamps`` (..., T) in seconds (centres)."""
+
+    embeddings: Any
+    timestamps: Any
 
 
 def frame_centres(n_frames: int, hop_length: int, time_stride: int, offset_samples: float = 0.0,

@@ -16,7 +16,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SR = 16000
 
 # The default suite runs the fast training encoder's torch-ops path: building its C++ kernels
-# (training/kernels.cpp) takes a minute or more on a small machine. Tests that use the ``kernels``
+# (training/speed/kernels.cpp) takes a minute or more on a small machine. Tests that use the ``kernels``
 # fixture build and check them; they are marked slow (python -m pytest -m slow).
 os.environ.setdefault("SLICER_EMBED_NO_KERNEL", "1")
 
@@ -24,7 +24,7 @@ os.environ.setdefault("SLICER_EMBED_NO_KERNEL", "1")
 @pytest.fixture
 def kernels(monkeypatch):
     """The compiled training kernels, built on first use (skips, saying why, where they cannot be)."""
-    from slicer_embed.training import native
+    from slicer_embed.training.speed import native
     monkeypatch.delenv("SLICER_EMBED_NO_KERNEL", raising=False)
     if native.ops() is None:
         pytest.skip(f"training kernels unavailable: {native.error()}")

@@ -2,7 +2,7 @@
 
 The plain module (slicer_embed/encoder.py) is the one definition of the architecture; the fast inference
 path (``runtime.FastEncoder``, float32, channels-last or not), the fast training path
-(``training.fast_encoder.train_forward``: torch ops in the default suite, the compiled kernels with -m slow)
+(``training.speed.fast_encoder.train_forward``: torch ops in the default suite, the compiled kernels with -m slow)
 and the ONNX export are checked against it here, one parametrised test per path over the same list of
 architectures, so a change to the architecture that a path does not follow fails here.
 """
@@ -63,7 +63,7 @@ class RandDropout(nn.Module):
         self.p = p
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from slicer_embed.training.fast_encoder import dropout_rand
+        from slicer_embed.training.speed.fast_encoder import dropout_rand
         return dropout_rand(x, self.p)
 
 
@@ -84,7 +84,7 @@ def test_fast_inference_path_matches_the_module(arch, channels_last):
 
 def _train_path(arch: EncoderConfig, grad_tol: float = 1e-4) -> None:
     """train_forward == the module's train-mode forward: values, every gradient, BN running statistics."""
-    from slicer_embed.training.fast_encoder import train_forward
+    from slicer_embed.training.speed.fast_encoder import train_forward
     ref = model_for(arch).encoder.train()
     ref.fc[2] = RandDropout(arch.dropout)  # the same mask as the fast path's, from the same seed
     fast = copy.deepcopy(ref)
@@ -113,7 +113,7 @@ def _train_path(arch: EncoderConfig, grad_tol: float = 1e-4) -> None:
 @pytest.mark.parametrize("arch", ARCHITECTURES.values(), ids=ARCHITECTURES.keys())
 def test_fast_training_path_matches_the_module(arch):
     """Without the compiled kernels (the default suite: tests/conftest.py): torch ops."""
-    from slicer_embed.training import block1_kernel
+    from slicer_embed.training.speed import block1_kernel
     assert not block1_kernel.available()
     _train_path(arch)
 
@@ -126,7 +126,7 @@ def test_fast_training_path_with_the_kernels_matches_the_module(arch, kernels):
     reference architecture at 96 frames exactly one of 98,304 fc.0 pre-activations flips, and every
     gradient then lies 3.7e-3 to 4.3e-3 from the module's (also with the plain-C kernel of 3333ebc: these
     are the shipped recipe's bits); the outputs still agree to 2e-5."""
-    from slicer_embed.training import block1_kernel
+    from slicer_embed.training.speed import block1_kernel
     assert block1_kernel.available()
     _train_path(arch, grad_tol=2e-2)
 

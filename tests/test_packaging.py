@@ -37,6 +37,7 @@ def test_wheel_contents(tmp_path):
     wheel = next(tmp_path.glob("slicer_embed-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "slicer_embed/training/__init__.py" in names and not any(n.startswith("training/") for n in names)
+    assert "slicer_embed/training/speed/kernels.cpp" in names  # package data: native.py compiles it on first use
     assert "slicer_embed/py.typed" in names and "slicer_embed/hear.py" in names
     bundled = ROOT / "slicer_embed" / "weights" / "model.safetensors"
     if bundled.is_file():  # the default model travels in the wheel, readable by every user

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from slicer_embed.training.augment import log_mixup_exp, mixup_with_memory, random_resize_crop, rrc_params
-from slicer_embed.training.memory import FIFOBank
+from slicer_embed.training.method.augment import log_mixup_exp, mixup_with_memory, random_resize_crop, rrc_params
+from slicer_embed.training.method.memory import FIFOBank
 
 
 def batch(n=4, seed=0):
@@ -101,8 +101,8 @@ def _spectral_peak_rows(v: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize("freq_views", [0, 1, 2])
 def test_rrc_freq_views_keep_partials_in_their_band(freq_views):
-    from slicer_embed.training.config import SMOKE
-    from slicer_embed.training.views import ViewMaker
+    from slicer_embed.training.method.config import SMOKE
+    from slicer_embed.training.method.views import ViewMaker
 
     cfg = SMOKE.replace(augmentations="rrc", rrc_freq_views=freq_views)
     x = torch.full((64, 1, 64, 96), -2.0)

@@ -6,8 +6,8 @@ import argparse
 
 import pytest
 
-from slicer_embed.training.config import (PRESETS, REFERENCE, PretrainConfig, add_config_arguments,
-                                           config_from_args)
+from slicer_embed.training.method.config import (PRESETS, REFERENCE, PretrainConfig, add_config_arguments,
+                                                 config_from_args)
 
 
 def parse(argv):
@@ -55,7 +55,7 @@ def test_bad_values_are_named():
 
 
 def test_learning_rate_schedules():
-    from slicer_embed.training.schedules import learning_rate
+    from slicer_embed.training.method.schedules import learning_rate
 
     assert learning_rate(5, 0.1, 100) == 0.1  # constant (the reference)
     assert learning_rate(0, 0.1, 100, "cosine", warmup_steps=10) == pytest.approx(0.01)
@@ -68,8 +68,8 @@ def test_learning_rate_schedules():
 def test_checkpoints_are_atomic_and_pruned(tmp_path):
     import torch
 
-    from slicer_embed.training.checkpoint import (checkpoint_path, latest_checkpoint, list_checkpoints,
-                                                  load_checkpoint, prune, save_checkpoint)
+    from slicer_embed.training.infra.checkpoint import (checkpoint_path, latest_checkpoint, list_checkpoints,
+                                                        load_checkpoint, prune, save_checkpoint)
 
     for step in (1, 2, 3):
         save_checkpoint({"student": {"w": torch.ones(2) * step}, "config": {}}, checkpoint_path(tmp_path, step))
@@ -127,7 +127,7 @@ def test_byol_preset_is_byol_a_on_the_cpu_budget():
 
 
 def test_resume_treats_fields_a_checkpoint_predates_as_their_defaults():
-    from slicer_embed.training.pretrain import _resumed_config
+    from slicer_embed.training.method.pretrain import _resumed_config
 
     cpu = PRESETS["cpu"]
     old = {k: v for k, v in cpu.to_dict().items() if k not in ("objective", "projector_hidden", "predictor_hidden")}

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from slicer_embed.training.data import (CropDataset, EpochBatches, FileSource, check_files, fit_length,
-                                         list_audio, random_crop_file)
+from slicer_embed.training.infra.data import (CropDataset, EpochBatches, FileSource, check_files, fit_length,
+                                              list_audio, random_crop_file)
 from train_audio import make_corpus
 
 
@@ -68,7 +68,7 @@ def test_dataset_is_independent_of_access_order(tmp_path):
 
 
 def test_cache_crops_match_file_crops(tmp_path):
-    from slicer_embed.training.cache import CacheSource, build_cache, is_cache
+    from slicer_embed.training.infra.cache import CacheSource, build_cache, is_cache
 
     corpus = make_corpus(tmp_path / "c", n=8)
     files = [f for f in list_audio(corpus) if sf.info(str(f)).samplerate == 16000]
@@ -95,7 +95,7 @@ def test_training_from_a_cache(tmp_path):
 
 
 def test_a_file_deleted_mid_run_is_replaced_by_the_next_one(tmp_path):
-    from slicer_embed.training.data import CropDataset, FileSource
+    from slicer_embed.training.infra.data import CropDataset, FileSource
     files = []
     for i in range(3):
         p = tmp_path / f"f{i}.wav"
@@ -114,8 +114,8 @@ def test_a_file_deleted_mid_run_is_replaced_by_the_next_one(tmp_path):
 
 # --- domain weights: the share of each domain in the crops of a pass ---
 
-from slicer_embed.training.data import RunBatches, read_domains  # noqa: E402
-from slicer_embed.training.domains import domain_plan, parse_domain_weights, pass_draws  # noqa: E402
+from slicer_embed.training.infra.data import RunBatches, read_domains  # noqa: E402
+from slicer_embed.training.infra.domains import domain_plan, parse_domain_weights, pass_draws  # noqa: E402
 
 
 def test_domain_weights_parse_and_refuse_nonsense():
@@ -181,7 +181,7 @@ def test_read_domains_resolves_paths_like_list_audio(tmp_path):
 
 
 def test_corpus_record_names_the_version_and_the_domain_mix(tmp_path):
-    from slicer_embed.training.corpus_record import corpus_record
+    from slicer_embed.training.infra.corpus_record import corpus_record
     corpus = make_corpus(tmp_path / "c", n=4)
     files = list_audio(corpus)
     manifest = corpus / "manifest.csv"
@@ -200,3 +200,15 @@ def test_corpus_record_names_the_version_and_the_domain_mix(tmp_path):
     assert corpus_record(manifest, files, plan)["sha256"] != rec["sha256"]
     folder = corpus_record(corpus, files, None)  # a folder: the hash of its file list, no hours
     assert folder["files"] == 4 and len(folder["sha256"]) == 64 and "hours" not in folder
+
+
+def test_read_domains_finds_the_path_column_as_list_audio_does(tmp_path):
+    """One reading of a file list: a header in any case and padding names the path column for both, and a
+    row without a path is no file for either."""
+    corpus = make_corpus(tmp_path / "c", n=3)
+    files = list_audio(corpus)
+    manifest = corpus / "manifest.csv"
+    manifest.write_text(" File_Name , Domain \n" + "".join(f"{f.relative_to(corpus)}, {d}\n" for f, d in
+                                                           zip(files, ("speech", "music", "env"))) + ",env\n")
+    assert list_audio(manifest) == files
+    assert read_domains(manifest) == dict(zip(files, ("speech", "music", "env")))

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import slicer_embed
-from slicer_embed.training.checkpoint import latest_checkpoint
+from slicer_embed.training.infra.checkpoint import latest_checkpoint
 from train_audio import make_corpus
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")

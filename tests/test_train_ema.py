@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from slicer_embed.training.ema import ema_update_
-from slicer_embed.training.student_teacher import SlicerNet, build_student_teacher, count_parameters
+from slicer_embed.training.method.ema import ema_update_
+from slicer_embed.training.method.student_teacher import SlicerNet, build_student_teacher, count_parameters
 
 
 def pair():

@@ -1,4 +1,4 @@
-"""training.fast_encoder / block1_kernel / native: the kernels' own contracts.
+"""training.speed.fast_encoder / block1_kernel / native: the kernels' own contracts.
 
 (Values, gradients and BatchNorm running statistics of the whole train-mode forward against the module,
 on every architecture option, with and without the kernels: tests/test_encoder_paths.py.) Here: block 1
@@ -15,8 +15,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from slicer_embed.training import block1_kernel, fast_encoder, native
-from slicer_embed.training.student_teacher import build_student_teacher
+from slicer_embed.training.method.student_teacher import build_student_teacher
+from slicer_embed.training.speed import block1_kernel, fast_encoder, native
 
 
 def needs_kernel(test):
@@ -144,7 +144,7 @@ def test_kernel_matches_conv_relu_pool_directly():
 
 @pytest.fixture
 def fresh_native(monkeypatch):
-    """training.native as in a new process: nothing tried, nothing announced."""
+    """training.speed.native as in a new process: nothing tried, nothing announced."""
     monkeypatch.setattr(native, "_state", {"ops": None, "tried": False, "error": None, "announced": False})
     return native
 
@@ -291,7 +291,7 @@ def test_backward_adds_in_the_documented_order(dtype):
 def test_pool_kernel_leaves_the_autocast_step_bit_identical(monkeypatch):
     """The bf16 training forward + backward (values, every gradient, BN buffers, the generator after) are
     the same bits with the pool + ReLU kernel as with the torch ops it replaces."""
-    from slicer_embed.training import pool_kernel
+    from slicer_embed.training.speed import pool_kernel
     real, taken = pool_kernel.usable, []  # the kernel must really run in the second step
     runs = []
     for kernels in (False, True):

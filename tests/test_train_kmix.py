@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from slicer_embed.training.kmix import assign_clusters, farthest_nonempty, farthest_partners, kmix, spherical_kmeans
-from slicer_embed.training.memory import FIFOBank
+from slicer_embed.training.method.kmix import (assign_clusters, farthest_nonempty, farthest_partners, kmix,
+                                               spherical_kmeans)
+from slicer_embed.training.method.memory import FIFOBank
 
 F_BINS, T = 4, 6
 

@@ -8,9 +8,9 @@ import json
 import pytest
 import torch
 
-from slicer_embed.training.checkpoint import checkpoint_path, list_checkpoints, load_checkpoint, prune
 from slicer_embed.training.cli_train import main
-from slicer_embed.training.config import PRESETS
+from slicer_embed.training.infra.checkpoint import checkpoint_path, list_checkpoints, load_checkpoint, prune
+from slicer_embed.training.method.config import PRESETS
 from train_audio import make_corpus
 
 BASE = ["--preset", "smoke", "--progress", "false", "--device", "cpu", "--batch-size", "4", "--num-workers", "0"]
@@ -69,7 +69,7 @@ def test_stop_at_step_keeps_the_schedule_and_resumes_to_the_same_weights(corpus,
 
 
 def test_adamw_is_the_fused_kernel_on_cpu():
-    from slicer_embed.training.pretrain import make_optimizer
+    from slicer_embed.training.method.pretrain import make_optimizer
     opt = make_optimizer(PRESETS["cpu"], [torch.nn.Parameter(torch.zeros(3))])
     assert isinstance(opt, torch.optim.AdamW) and opt.defaults["fused"]
 
@@ -91,7 +91,7 @@ def test_resume_falls_back_to_the_last_readable_checkpoint(corpus, tmp_path):
 
 
 def test_run_batches_are_the_epoch_batches_back_to_back():
-    from slicer_embed.training.data import EpochBatches, RunBatches
+    from slicer_embed.training.infra.data import EpochBatches, RunBatches
     it = iter(RunBatches(10, 3, seed=5, epoch=2, start=1))
     got = [next(it) for _ in range(2 + 3 + 3)]
     want = list(EpochBatches(10, 3, 5, 2, 1)) + list(EpochBatches(10, 3, 5, 3)) + list(EpochBatches(10, 3, 5, 4))
@@ -100,7 +100,7 @@ def test_run_batches_are_the_epoch_batches_back_to_back():
 
 def test_one_dataloader_serves_every_epoch(corpus, tmp_path, monkeypatch):
     """A corpus of one batch per epoch used to start a new DataLoader (and its workers) every step."""
-    from slicer_embed.training import pretrain
+    from slicer_embed.training.method import pretrain
     made = []
     real = pretrain.DataLoader
 

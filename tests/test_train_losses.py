@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from slicer_embed.training.losses import byol_loss, cluster_entropy, cluster_loss, combine_directions, instance_loss
+from slicer_embed.training.method.losses import (byol_loss, cluster_entropy, cluster_loss, combine_directions,
+                                                 instance_loss)
 
 
 def naive_instance(q, k, queue, tau):

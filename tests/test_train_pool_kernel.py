@@ -1,4 +1,4 @@
-"""The pool + ReLU kernel (training/pool_kernel.py) gives torch's ``F.relu(max_pool2d(h, 2))`` bit for bit:
+"""The pool + ReLU kernel (training/speed/pool_kernel.py) gives torch's ``F.relu(max_pool2d(h, 2))`` bit for bit:
 values and input gradients, with ties inside a window, zeros of both signs, odd sizes (the last row and
 column are dropped, their gradient is zero), and the fast encoder takes it only where it applies."""
 
@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from slicer_embed.training import pool_kernel
+from slicer_embed.training.speed import pool_kernel
 
 
 

@@ -12,7 +12,7 @@ import time
 import pytest
 import torch
 
-from slicer_embed.training.checkpoint import checkpoint_path, load_checkpoint
+from slicer_embed.training.infra.checkpoint import checkpoint_path, load_checkpoint
 from train_audio import make_corpus
 
 N = 3

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import slicer_embed
-from slicer_embed.training import pretrain
-from slicer_embed.training.checkpoint import list_checkpoints
 from slicer_embed.training.cli_train import main
-from slicer_embed.training.export import export_run, is_training_run
+from slicer_embed.training.infra.checkpoint import list_checkpoints
+from slicer_embed.training.infra.export import export_run, is_training_run
+from slicer_embed.training.method import pretrain
 from train_audio import make_corpus, make_diverse_corpus
 
 FAST = ["--preset", "smoke", "--progress", "false", "--device", "cpu"]
@@ -94,7 +94,7 @@ def test_byol_objective_learns_and_keeps_its_predictor(tmp_path, diverse):
 def test_block1_writing_bf16_keeps_the_weights_bit_identical(tmp_path, monkeypatch, kernels):
     """Block 1 writing bf16 under autocast leaves a bf16 run's checkpoint bit-identical to the path where
     it wrote float32 and the next conv cast it."""
-    from slicer_embed.training import fast_encoder
+    from slicer_embed.training.speed import fast_encoder
 
     data = make_corpus(tmp_path / "data", n=12)
     args = ["--data", str(data), *FAST, "--max-steps", "3", "--fast-encoder", "true", "--amp", "true",

@@ -3,7 +3,7 @@
     slicer-embed train --data DIR_OR_CSV --out RUN --preset {reference,default,smoke,cpu,cpu-byol} [--max-steps N]
                        [--resume] [--device auto|cpu|cuda] [--lr 1e-3 --batch-size 256 ...]
 
-Every field of ``training.config.PretrainConfig`` is a ``--field-name VALUE`` override. Writes
+Every field of ``training.method.config.PretrainConfig`` is a ``--field-name VALUE`` override. Writes
 ``RUN/metrics.jsonl``, ``RUN/train.log``, ``RUN/checkpoints/step_*.pt`` and, at the end, ``RUN/model/``
 (load it with ``slicer_embed.load("RUN/model")``). Under torchrun each process runs this same command.
 Exit status: 0 done, 1 training diverged (NaN/Inf loss, checkpoint kept), 2 usage/data errors (including
@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .config import PRESETS, PretrainConfig, add_config_arguments, config_from_args, overrides_from_args
+from .method.config import PRESETS, PretrainConfig, add_config_arguments, config_from_args, overrides_from_args
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,10 +54,10 @@ def _config(args: argparse.Namespace) -> PretrainConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .allocator import keep_freed_memory
-    from .pretrain import TrainingDiverged, train  # torch-heavy imports after argument checking
+    from .method.pretrain import TrainingDiverged, train  # torch-heavy imports after argument checking
+    from .speed.allocator import keep_freed_memory
 
-    keep_freed_memory()  # this process is the run: its heap is reused step after step (allocator.py)
+    keep_freed_memory()  # this process is the run: its heap is reused step after step (speed/allocator.py)
     try:
         cfg = _config(args)
         model_dir = train(cfg, args.data, args.out, preset=args.preset, resume=args.resume, device=args.device,

@@ -54,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:
         return int(e.code or 0)
     from .. import hub  # torch: only once the arguments are good
+    from ..api import load_from_directory
 
     if Path(args.model).expanduser().is_dir():
         print(f"slicer-embed download: {args.model} is a local folder; nothing to download "
@@ -65,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         snapshot = hub.download(args.model, revision=args.revision, cache_dir=args.cache_dir, token=args.token)
         if not args.no_verify:
-            hub.load_from_directory(snapshot, "cpu")
+            load_from_directory(snapshot, "cpu")
         copied = copy_model(snapshot, Path(args.local_dir).expanduser()) if args.local_dir else []
     except (hub.ModelNotFoundError, hub.WeightsError, hub.ConfigError, OSError) as e:
         print(f"slicer-embed download: error: {e}", file=sys.stderr)

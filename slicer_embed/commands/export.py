@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main_onnx(args, src)
     try:
         if src.exists() and _is_training_run(src):
-            from slicer_embed.training.export import export_run  # lazy: training code only for runs
+            from slicer_embed.training.infra.export import export_run  # lazy: training code only for runs
             out = export_run(src, args.out, dtype=dtype)
             if card is not None:
                 (Path(out) / "README.md").write_text(card, encoding="utf-8")
@@ -90,7 +90,7 @@ def _main_onnx(args: argparse.Namespace, src: Path) -> int:
         from ..onnx_export import export_onnx, require_onnx
         require_onnx()  # fail before loading anything
         if src.exists() and _is_training_run(src):
-            from slicer_embed.training.export import export_run
+            from slicer_embed.training.infra.export import export_run
             with tempfile.TemporaryDirectory() as tmp:
                 model = load(export_run(src, Path(tmp) / "model", dtype=None), device="cpu")
         else:
@@ -108,7 +108,7 @@ def _is_training_run(path: Path) -> bool:
     if (path / "config.json").is_file() and (path / "model.safetensors").is_file():
         return False  # already a model folder
     try:
-        from slicer_embed.training.export import is_training_run
+        from slicer_embed.training.infra.export import is_training_run
     except ImportError:
         return False
     return bool(is_training_run(path))

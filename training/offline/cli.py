@@ -60,7 +60,7 @@ def parser() -> argparse.ArgumentParser:
 
 def print_mix(manifest: Path, weights_text: str) -> int:
     """Print hours, files and crops per pass by domain; 2 on a bad manifest or bad weights."""
-    from ..domains import domain_plan, parse_domain_weights
+    from ..infra.domains import domain_plan, parse_domain_weights
     from .manifest import read_csv
 
     try:

@@ -1,7 +1,7 @@
 """Max-pool 2 x 2 then ReLU for blocks 2..n of the fast encoder, one bf16 pass each way, torch's values.
 
-The kernels are ``pool_relu_forward`` / ``pool_relu_backward`` in training/kernels.cpp (torch ops built by
-training.native).
+The kernels are ``pool_relu_forward`` / ``pool_relu_backward`` in training/speed/kernels.cpp (torch ops built by
+training.speed.native).
 
 Under bf16 autocast on a CPU, ``F.relu(max_pool2d(h, 2))`` of a channels-last (64, 64, 32, 48) block
 costs four passes and an int64 index per output (8 bytes where one would do): pool, ReLU, ReLU's

@@ -2,7 +2,7 @@
 
 The student's encoder *is* a ``slicer_embed.SlicerModel`` (same frontend and encoder code as
 inference); this module adds the clip pooling and the two heads. The teacher is a deep copy with
-``requires_grad=False``, updated only by EMA (``training.ema``), and run in train mode as in the
+``requires_grad=False``, updated only by EMA (``training.method.ema``), and run in train mode as in the
 reference (batch-statistics BatchNorm, active dropout). For the BYOL objective the student also has a
 predictor (``PredictorViews``), which the teacher does not.
 """
@@ -18,7 +18,7 @@ from torch import nn
 import slicer_embed
 from slicer_embed.encoder import pool_frames
 
-from .fast_encoder import train_forward
+from ..speed.fast_encoder import train_forward
 from .heads import cluster_head, instance_head, mlp_head
 
 
@@ -32,7 +32,7 @@ class SlicerNet(nn.Module):
         d = model.embedding_dim
         self.instance_head = instance_head(d, instance_dim, projector_hidden)
         self.cluster_head = cluster_head(d, n_clusters)
-        self.fast = False  # train mode: the encoder through training.fast_encoder (same function, cheaper)
+        self.fast = False  # train mode: the encoder through training.speed.fast_encoder (same function, cheaper)
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised log-mel (B, 1, 64, T) -> pooled clip vector (B, 2048): max_t + mean_t of the frames."""

@@ -46,7 +46,7 @@ class PretrainConfig:
     grad_clip: float = 0.0  # 0: off
     amp: bool = False  # bf16 autocast on CUDA, and on CPUs with native bf16 (AMX / avx512_bf16)
     channels_last: bool = False  # NHWC convolutions: with amp on a CPU, ~3x faster steps (oneDNN + AMX)
-    fast_encoder: bool = False  # the encoder's train-mode forward through training.fast_encoder (same maths)
+    fast_encoder: bool = False  # the encoder's train-mode forward through training.speed.fast_encoder (same maths)
     # -- heads and losses (sections 3-4) --
     objective: str = "slicer"  # "slicer": InfoNCE vs a queue (+ cluster loss); "byol": BYOL-A's predictor + MSE
     instance_dim: int = 128
@@ -113,7 +113,7 @@ class PretrainConfig:
         except ValueError:
             raise ValueError(f"config keep_steps = {self.keep_steps!r}: expected a comma list of positive "
                              f"integers") from None
-        from .domains import parse_domain_weights  # one parser for the config check and the sampler
+        from ..infra.domains import parse_domain_weights  # one parser for the config check and the sampler
 
         try:
             parse_domain_weights(self.domain_weights)

@@ -1,12 +1,12 @@
-// CPU kernels of the fast training encoder (training/fast_encoder.py), registered as torch ops
-// (torch.ops.slicer_embed_train.*) and built by torch.utils.cpp_extension (training/native.py).
+// CPU kernels of the fast training encoder (training/speed/fast_encoder.py), registered as torch ops
+// (torch.ops.slicer_embed_train.*) and built by torch.utils.cpp_extension (training/speed/native.py).
 //
 // - block1_*: the encoder's first block (conv 1->C 3x3, pad 1, BN folded in, 2x2 max-pool, ReLU) computed
 //   from each pooled output's 4x4 input patch, so the full-resolution tensor is never written; its
 //   backward (weight and bias gradients only: the input is the log-mel) and the moments of the input's
-//   3x3 patches from which the BN batch statistics follow (training/block1_kernel.py).
+//   3x3 patches from which the BN batch statistics follow (training/speed/block1_kernel.py).
 // - pool_relu_*: relu(max_pool2d(h, 2)) of a channels-last bf16 tensor and its gradient, one pass each
-//   way with a one-byte record per output (training/pool_kernel.py).
+//   way with a one-byte record per output (training/speed/pool_kernel.py).
 //
 // Threads: at::parallel_for (torch's intra-op pool, torch.set_num_threads). Results do not depend on
 // the thread count: every output element is computed by one thread, and sums over clips are taken

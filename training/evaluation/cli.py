@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 from slicer_embed.config import POOLINGS
 
-from .evaluation.registry import LAPE_TASKS
+from .registry import LAPE_TASKS
 
 
 def default_cache_dir() -> Path:
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .evaluation.results import compare
+    from .results import compare
     try:
         compare(args.compare, args.out)
     except (OSError, ValueError) as e:
@@ -91,8 +91,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _configure(args: argparse.Namespace) -> tuple[Any, Any]:
     """(protocol config, fine-tuning config or None) from the command line."""
-    from .evaluation.finetune import FinetuneConfig
-    from .evaluation.protocol import PROTOCOLS
+    from .finetune import FinetuneConfig
+    from .protocol import PROTOCOLS
 
     base = PROTOCOLS[args.protocol]
     probe = base.probe if args.max_epochs is None else dataclasses.replace(base.probe, max_epochs=args.max_epochs)
@@ -109,7 +109,7 @@ def _header(args: argparse.Namespace, embedder: Any, protocol: Any, ft: Any, see
 
     import slicer_embed
 
-    from .evaluation.protocol import protocol_settings
+    from .protocol import protocol_settings
 
     return {
         "model": {"name": embedder.name, "spec": args.model, "identity": embedder.identity,
@@ -129,12 +129,12 @@ def _header(args: argparse.Namespace, embedder: Any, protocol: Any, ft: Any, see
 def _evaluate(args: argparse.Namespace) -> int:
     import slicer_embed
 
-    from .evaluation.embedders import load_embedder
-    from .evaluation.finetune import run_finetune_task
-    from .evaluation.manifest import TaskError
-    from .evaluation.protocol import run_task, task_crop
-    from .evaluation.registry import resolve_tasks
-    from .evaluation.results import write_run
+    from .embedders import load_embedder
+    from .finetune import run_finetune_task
+    from .manifest import TaskError
+    from .protocol import run_task, task_crop
+    from .registry import resolve_tasks
+    from .results import write_run
 
     protocol, ft = _configure(args)
     seeds = list(range(args.seed_base, args.seed_base + args.seeds))

@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .data import ClipSource
+from ..infra.data import ClipSource
 from .kmix import spherical_kmeans
 
 BATCH = 64  # crops per frontend call

@@ -8,13 +8,13 @@ does), so its gradients are the module's; only the order of the work changes:
   larger than the CPU caches) and is memory-bound: BN, ReLU and the pool each stream it. Its input
   has one channel, so the BN batch statistics of the conv output follow from the 9 x 9 covariance of
   the input's 3 x 3 patches (mean_c = w_c . m + b_c, var_c = w_c' S w_c) without computing the conv;
-  BN is then folded into the conv, and the compiled kernel (training.block1_kernel, a torch op built by
-  training.native) computes each pooled output straight from its 4 x 4 input patch, ReLU last (max-pool
+  BN is then folded into the conv, and the compiled kernel (training.speed.block1_kernel, a torch op built by
+  training.speed.native) computes each pooled output straight from its 4 x 4 input patch, ReLU last (max-pool
   and ReLU commute). The full-resolution tensor is never stored. Without the kernels (not built: announced
   once; not a CPU) the block runs as the module's own. Under bf16 autocast the kernel writes its output in bf16, rounded as the next
   conv's cast would round it, so that cast pass over the step's widest tensor (and its gradient's) is gone.
 - **Blocks 2..n**: Conv, BN, MaxPool, then ReLU on the pooled quarter (the same values); in bf16 on a
-  CPU the pool and the ReLU are one kernel each way (training.pool_kernel).
+  CPU the pool and the ReLU are one kernel each way (training.speed.pool_kernel).
 - **Dropout** draws its mask with ``torch.rand`` (``F.dropout``'s bernoulli is ~4x slower here).
 
 Autograd differentiates the statistics, so the gradients equal BN-train's exactly in real arithmetic

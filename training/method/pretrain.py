@@ -18,19 +18,19 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from . import checkpoint as ckpt
-from . import distributed as dist_utils
-from . import native
-from .cache import CacheSource, build_cache, is_cache
+from ..infra import checkpoint as ckpt
+from ..infra import distributed as dist_utils
+from ..infra.cache import CacheSource, build_cache, is_cache
+from ..infra.corpus_record import corpus_record
+from ..infra.data import CropDataset, FileSource, RunBatches, check_files, list_audio, read_domains
+from ..infra.domains import DomainPlan, domain_plan, parse_domain_weights
+from ..infra.run_log import RunLog
+from ..speed import native
 from .config import PretrainConfig
 from .corpus_stats import kmix_centroids, norm_stats
-from .corpus_record import corpus_record
-from .data import CropDataset, FileSource, RunBatches, check_files, list_audio, read_domains
-from .domains import DomainPlan, domain_plan, parse_domain_weights
 from .ema import ema_update_
 from .losses import byol_loss, cluster_loss, combine_directions, instance_loss
 from .queue import KeyQueue
-from .run_log import RunLog
 from .schedules import learning_rate
 from .student_teacher import PredictorViews, SlicerNet, TwoViews, build_predictor, build_student_teacher
 from .views import ViewMaker
@@ -156,7 +156,7 @@ def training_state(cfg: PretrainConfig, student: SlicerNet, teacher: SlicerNet, 
 
 
 def record_build(builds: list[dict[str, Any]], current: dict[str, Any], step: int) -> tuple[list[dict[str, Any]], bool]:
-    """``builds`` with ``current`` (training.native.build_info) appended from ``step`` when it differs from
+    """``builds`` with ``current`` (training.speed.native.build_info) appended from ``step`` when it differs from
     the last entry; and whether it did after step 0 (a resume on another path, torch or compiler: the
     weights then are not bit-identical to an uninterrupted run's)."""
     last = {k: v for k, v in builds[-1].items() if k != "from_step"} if builds else None
@@ -253,7 +253,7 @@ def train(cfg: PretrainConfig, data: str | Path, out: str | Path, *, preset: str
           overwrite: bool = False) -> Path:
     """Run (or resume) pretraining into the run folder ``out``; returns ``out/model`` (exported student).
 
-    ``cache``: a preprocessed-audio folder (training.cache); built from ``data`` first if it does not exist.
+    ``cache``: a preprocessed-audio folder (training.infra.cache); built from ``data`` first if it does not exist.
     ``out`` must not hold another run unless ``resume`` (continue it) or ``overwrite`` (delete it first).
     The run holds ``out/.lock`` while it runs: a second ``train`` into the same folder is refused.
     """
@@ -436,7 +436,7 @@ def _train(cfg: PretrainConfig, data: str | Path, out: Path, *, preset: str, res
     log.close()
     model_dir = out / "model"
     if info.is_main:
-        from .export import export_run
+        from ..infra.export import export_run
         export_run(out, model_dir)
         log.info(f"exported the student encoder to {model_dir}")
     dist_utils.barrier(info)

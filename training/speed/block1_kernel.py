@@ -2,12 +2,12 @@
 
 Block 1 is the widest tensor of a training step (C x F x T per clip, 25 M values for 64 clips): with
 torch ops, BN, ReLU and the pool each stream it through memory. The kernel (``block1_forward`` in
-training/kernels.cpp, a torch op built by training.native) computes each pooled output straight from
+training/speed/kernels.cpp, a torch op built by training.speed.native) computes each pooled output straight from
 the 4 x 4 input patch (the four 3 x 3 convolutions of the 2 x 2 pool window, C channels vectorised), so
 the full-resolution tensor is never written; backward recomputes nothing but the patch.
 Deterministic: each clip is reduced on its own and the per-clip partial sums are added in clip order,
 whatever the thread count. Where the kernels cannot be used (``available()`` is False), training runs
-the module's own block (training.fast_encoder).
+the module's own block (training.speed.fast_encoder).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Pretraining data: file lists, random 0.95 s crops at 16 kHz, and a resumable batch order.
 
 The DataLoader workers do only the I/O-bound part (decode a file segment, resample, crop); log-mel,
-normalisation and augmentation run batched in the training process (see memory.py for why).
+normalisation and augmentation run batched in the training process (see training/method/memory.py for why).
 
 Determinism: the batch order of epoch e is a permutation drawn from ``(seed, e)``, and the crop of
 file i in epoch e from ``(seed, e, i)``. Neither depends on the number of workers or on what ran
@@ -51,17 +51,30 @@ def list_audio(source: str | os.PathLike) -> list[Path]:
     raise FileNotFoundError(f"{source}: not a folder of audio files nor a .csv list")
 
 
-def _read_csv(path: Path) -> list[Path]:
+def _file_table(path: Path) -> tuple[list[str], list[tuple[Path, list[str]]]]:
+    """A CSV file list as (header, [(file, row), ...]): the header stripped and lower-cased, each file
+    resolved against the CSV's folder; rows without a path are left out. The path column is the first
+    of ``CSV_COLUMNS`` the header names; without one, every row is a path in column 0 (header ``[]``)."""
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     if not rows:
         raise ValueError(f"{path}: empty file list")
     header = [h.strip().lower() for h in rows[0]]
     col = next((header.index(c) for c in CSV_COLUMNS if c in header), None)
-    body = rows[1:] if col is not None else rows  # no known header: every row is a path in column 0
-    col = col or 0
-    files = [Path(r[col].strip()) for r in body if len(r) > col and r[col].strip()]
-    files = [p if p.is_absolute() else path.parent / p for p in files]
+    if col is None:
+        header, col = [], 0
+    else:
+        rows = rows[1:]
+    table = []
+    for r in rows:
+        if len(r) > col and r[col].strip():
+            p = Path(r[col].strip())
+            table.append((p if p.is_absolute() else path.parent / p, r))
+    return header, table
+
+
+def _read_csv(path: Path) -> list[Path]:
+    files = [p for p, _ in _file_table(path)[1]]
     if not files:
         raise ValueError(f"{path}: no file paths found")
     return files
@@ -108,21 +121,13 @@ def random_crop_file(path: Path, n: int, sample_rate: int, rng: np.random.Genera
 
 
 def read_domains(manifest: str | os.PathLike) -> dict[Path, str]:
-    """{file path (resolved as ``list_audio`` resolves it): domain} from a CSV's ``domain`` column;
-    empty when the CSV has none."""
-    manifest = Path(manifest)
-    with open(manifest, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    if not rows or "domain" not in rows[0]:
+    """{file (as ``list_audio`` reads the same CSV): domain} from the CSV's ``domain`` column; empty when
+    the CSV has none. A file whose domain cell is empty is left out (the training run then names it)."""
+    header, table = _file_table(Path(manifest))
+    if "domain" not in header:
         return {}
-    col = next((c for c in CSV_COLUMNS if c in rows[0]), None)
-    if col is None:
-        return {}
-    out = {}
-    for r in rows:
-        p = Path(r[col].strip())
-        out[p if p.is_absolute() else manifest.parent / p] = r["domain"].strip()
-    return out
+    col = header.index("domain")
+    return {p: r[col].strip() for p, r in table if len(r) > col and r[col].strip()}
 
 
 class ClipSource(Protocol):

@@ -1,4 +1,4 @@
-"""The fast encoder's CPU kernels (training/kernels.cpp) as torch ops, built with torch's extension mechanism.
+"""The fast encoder's CPU kernels (training/speed/kernels.cpp) as torch ops, built with torch's extension mechanism.
 
 ``ops()`` returns ``torch.ops.slicer_embed_train`` (block1_forward, block1_backward, block1_moments,
 pool_relu_forward, pool_relu_backward), compiling ``kernels.cpp`` with ``torch.utils.cpp_extension.load``

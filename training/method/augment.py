@@ -2,7 +2,7 @@
 
 All functions take batches (B, 1, F, T) of normalised log-mel and an explicit ``torch.Generator``
 (on the CPU), and draw one set of random numbers per sample. Memory banks are passed in
-(``training.memory.FIFOBank``), never hidden inside the augmentation.
+(``training.method.memory.FIFOBank``), never hidden inside the augmentation.
 """
 
 from __future__ import annotations
