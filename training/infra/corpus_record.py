@@ -20,16 +20,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
+from slicer_embed.hub import file_sha256
+
 from .data import read_domains
 from .domains import DomainPlan
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _manifest_rows(path: Path) -> list[dict[str, str]]:
@@ -42,7 +36,7 @@ def corpus_record(data: str | os.PathLike, files: Sequence[Path], plan: DomainPl
     data = Path(data)
     record: dict[str, Any] = {"source": str(data), "files": len(files)}
     if data.is_file():
-        record["sha256"] = _sha256_file(data)
+        record["sha256"] = file_sha256(data)
         rows = _manifest_rows(data)
     else:
         record["sha256"] = hashlib.sha256("\n".join(sorted(map(str, files))).encode()).hexdigest()
