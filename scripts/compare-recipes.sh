@@ -21,6 +21,7 @@ BENCH=${BENCH:-data/benchmark}
 ML=${MINILAPE:-data/minilape}
 RUNS=${RUNS:-runs/recipes}
 WEIGHTS=${WEIGHTS:-speech=1,music=1,env=1}
+BASELINES=${BASELINES-random logmel}  # BASELINES= leaves them to another instance (NAMES/SEEDS split the runs)
 declare -A RECIPES=([today]="" [freq1]="--rrc-freq-views 1" [nofreq]="--rrc-freq-views 0")
 task_list() { local root=$1; shift; local out=(); for t in "$@"; do [[ -f $root/$t/manifest.csv ]] && out+=("$root/$t"); done
               (IFS=,; echo "${out[*]}"); }
@@ -40,7 +41,8 @@ for seed in $SEEDS; do
     out=$RUNS/$name-s$seed
     if [[ ! -f $out/model/model.safetensors ]]; then
       resume=()
-      compgen -G "$out/checkpoints/*.pt" > /dev/null && resume=(--resume)
+      if compgen -G "$out/checkpoints/*.pt" > /dev/null; then resume=(--resume)
+      elif [[ -d $out ]]; then resume=(--overwrite); fi  # stopped before its first checkpoint: start it again
       # shellcheck disable=SC2086
       slicer-embed train --data "$DATA" --out "$out" --preset cpu --domain-weights "$WEIGHTS" --max-steps "$STEPS" \
         --checkpoint-every 200 --keep-checkpoints 2 --progress false --seed "$seed" ${RECIPES[$name]} "${resume[@]}" \
@@ -49,4 +51,4 @@ for seed in $SEEDS; do
     evaluate "$out/model" "$name-s$seed"
   done
 done
-for m in random logmel; do evaluate "$m" "$m"; done
+for m in $BASELINES; do evaluate "$m" "$m"; done
