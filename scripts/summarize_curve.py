@@ -75,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def row(name: str, v: dict[str, Any]) -> str:
         cs = v["clips_seen"]
-        passes = f"{cs / a.corpus_files:.2f}" if cs else ""
+        # a baseline (e.g. the previous default) was trained on another corpus: its passes are not of this one
+        passes = f"{cs / a.corpus_files:.2f}" if cs and name not in BASELINES else ""
         cells = " | ".join(f"{m:.1f} ± {s:.1f}" for m, s in (v["acc"][t] for t in tasks))
         extra_cells = "".join(f" {pv[0]:.1f} ± {pv[1]:.1f} |" if (pv := v["probes"][lbl]) else " |"
                               for lbl, _ in probes)
