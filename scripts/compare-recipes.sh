@@ -23,10 +23,7 @@ RUNS=${RUNS:-runs/recipes}
 WEIGHTS=${WEIGHTS:-speech=1,music=1,env=1}
 BASELINES=${BASELINES-random logmel}  # BASELINES= leaves them to another instance (NAMES/SEEDS split the runs)
 declare -A RECIPES=([today]="" [freq1]="--rrc-freq-views 1" [nofreq]="--rrc-freq-views 0")
-task_list() { local root=$1; shift; local out=(); for t in "$@"; do [[ -f $root/$t/manifest.csv ]] && out+=("$root/$t"); done
-              (IFS=,; echo "${out[*]}"); }
-BTASKS=$(task_list "$BENCH" kws speaker instrument pitch chord drums sfx broad)
-MTASKS=$(task_list "$ML" kws speaker language instrument expression bird pitch)
+source "$(dirname "$0")/task-lists.sh"  # BTASKS, MTASKS
 evaluate() {  # model tag
   for which in bench minilape; do
     tasks=$BTASKS; [[ $which == minilape ]] && tasks=$MTASKS

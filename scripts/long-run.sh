@@ -20,10 +20,7 @@ DATA=${DATA:-data/corpus2/manifest.csv}
 BENCH=${BENCH:-data/benchmark}
 ML=${MINILAPE:-data/minilape}
 WEIGHTS=${WEIGHTS:-speech=1,music=1,env=1}
-task_list() { local root=$1; shift; local out=(); for t in "$@"; do [[ -f $root/$t/manifest.csv ]] && out+=("$root/$t"); done
-              (IFS=,; echo "${out[*]}"); }
-BTASKS=$(task_list "$BENCH" kws speaker instrument pitch chord drums sfx broad)
-MTASKS=$(task_list "$ML" kws speaker language instrument expression bird pitch)
+source "$(dirname "$0")/task-lists.sh"  # BTASKS, MTASKS
 
 if [[ -z ${CURVE_ONLY:-} && ! -f $RUN/model/model.safetensors ]]; then
   resume=()

@@ -10,10 +10,7 @@ set -euo pipefail
 OUT=${1:?usage: test-once.sh OUT TAG=MODEL...}; shift
 BENCH=${BENCH:-data/benchmark}
 ML=${MINILAPE:-data/minilape}
-task_list() { local root=$1; shift; local out=(); for t in "$@"; do [[ -f $root/$t/manifest.csv ]] && out+=("$root/$t"); done
-              (IFS=,; echo "${out[*]}"); }
-BTASKS=$(task_list "$BENCH" kws speaker instrument pitch chord drums sfx broad)
-MTASKS=$(task_list "$ML" kws speaker language instrument expression bird pitch)
+source "$(dirname "$0")/task-lists.sh"  # BTASKS, MTASKS
 for pair in "$@"; do
   tag=${pair%%=*}; model=${pair#*=}
   for which in bench minilape; do
