@@ -64,6 +64,34 @@ def tone(freq: float, seconds: float, sr: int = SR, amp: float = 0.3) -> np.ndar
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
 
+def trained_like_model(architecture=None, negative_scales: bool = False):
+    """A seeded SlicerModel (eval mode) whose BatchNorm statistics, affine parameters and normalisation are
+    drawn as a trained model's, so that conv/BN folding and pooling order are exercised.
+
+    ``architecture``: an ``EncoderConfig`` (default: the reference one). ``negative_scales``: draw BN scales
+    in [-1, 2) (some negative, which flips the max-pool/affine order) instead of around 1.
+    """
+    from slicer_embed import create_model
+    from slicer_embed.config import EncoderConfig, FrontendConfig, ModelConfig, NormalizationConfig
+
+    arch = architecture or EncoderConfig()
+    config = ModelConfig(frontend=FrontendConfig(n_mels=arch.n_mels), architecture=arch,
+                         normalization=NormalizationConfig(-6.0, 4.0, "test"))
+    model = create_model(config=config, seed=0)
+    g = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for block in model.encoder.conv_blocks():
+            bn = block[1]
+            bn.running_mean.copy_(torch.randn(bn.num_features, generator=g) * 0.3)
+            bn.running_var.copy_(torch.rand(bn.num_features, generator=g) * 2 + 0.2)
+            if negative_scales:
+                bn.weight.copy_(torch.rand(bn.num_features, generator=g) * 3 - 1.0)
+            else:
+                bn.weight.copy_(torch.randn(bn.num_features, generator=g) * 0.5 + 1)
+            bn.bias.copy_(torch.randn(bn.num_features, generator=g) * 0.2)
+    return model.eval()
+
+
 def run_python(code: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter (fresh imports, fresh environment variables)."""
     full_env = {**os.environ, **(env or {})}

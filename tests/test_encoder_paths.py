@@ -15,8 +15,8 @@ import pytest
 import torch
 from torch import nn
 
-from slicer_embed import create_model
-from slicer_embed.config import EncoderConfig, FrontendConfig, ModelConfig, NormalizationConfig
+from conftest import trained_like_model
+from slicer_embed.config import EncoderConfig
 
 # Every field of EncoderConfig that shapes the network, each moved off its default (small widths keep it quick).
 SMALL = dict(hidden_dim=96, embedding_dim=48)
@@ -34,20 +34,7 @@ FRAMES = (96, 45)  # a training crop's log-mel and an odd length (the pools drop
 
 
 def model_for(arch: EncoderConfig):
-    """A SlicerModel of ``arch`` with seeded weights and BatchNorm statistics and affine parameters drawn
-    as a trained model's (some scales negative), so that folding and pooling order are exercised."""
-    config = ModelConfig(frontend=FrontendConfig(n_mels=arch.n_mels), architecture=arch,
-                         normalization=NormalizationConfig(-6.0, 4.0, "test"))
-    model = create_model(config=config, seed=0)
-    g = torch.Generator().manual_seed(7)
-    with torch.no_grad():
-        for block in model.encoder.conv_blocks():
-            bn = block[1]
-            bn.running_mean.copy_(torch.randn(bn.num_features, generator=g) * 0.3)
-            bn.running_var.copy_(torch.rand(bn.num_features, generator=g) * 2 + 0.2)
-            bn.weight.copy_(torch.rand(bn.num_features, generator=g) * 3 - 1.0)
-            bn.bias.copy_(torch.randn(bn.num_features, generator=g) * 0.2)
-    return model.eval()
+    return trained_like_model(arch, negative_scales=True)
 
 
 def log_mel(arch: EncoderConfig, frames: int, batch: int = 3) -> torch.Tensor:

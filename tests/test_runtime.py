@@ -9,9 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import SR, run_python, tone
+from conftest import SR, run_python, tone, trained_like_model
 from slicer_embed import create_model
-from slicer_embed.config import NormalizationConfig
 from slicer_embed.runtime import FastEncoder, InferenceOptions, fold_conv_bn, max_pool_2x2, options_from_env
 
 
@@ -22,19 +21,7 @@ def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def trained_like():
-    """Seeded weights with non-trivial BatchNorm statistics and normalisation, as a trained model has."""
-    m = create_model(seed=0)
-    m = type(m)(m.config.replace(normalization=NormalizationConfig(-6.0, 4.0, "test")))
-    m.load_state_dict(create_model(seed=0).state_dict())
-    g = torch.Generator().manual_seed(7)
-    with torch.no_grad():
-        for block in m.encoder.conv_blocks():
-            bn = block[1]
-            bn.running_mean.copy_(torch.randn(bn.num_features, generator=g) * 0.3)
-            bn.running_var.copy_(torch.rand(bn.num_features, generator=g) * 2 + 0.2)
-            bn.weight.copy_(torch.randn(bn.num_features, generator=g) * 0.5 + 1)
-            bn.bias.copy_(torch.randn(bn.num_features, generator=g) * 0.2)
-    return m.eval()
+    return trained_like_model()
 
 
 @pytest.fixture(scope="module")
