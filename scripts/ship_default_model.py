@@ -47,7 +47,11 @@ def training_facts(run: Path | None, provenance: dict, corpus_files: int | None)
         out["corpus_files"] = corpus_files
     if run is not None and (run / "metrics.jsonl").is_file():
         rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-        used = [r for r in rows if steps is None or r["step"] <= steps]
+        # A run resumed from a checkpoint logs the steps after that checkpoint twice (the lost and the
+        # replayed stretch): the model is the replay's, so the last row of each step counts.
+        by_step = {r["step"]: r for r in rows}
+        used = [by_step[k] for k in sorted(by_step) if steps is None or k <= steps]
+        out["log_windows_replayed_after_resume"] = len(rows) - len(by_step)
         # A window that held a pause (kill -STOP for an evaluation, a busy machine) is counted at the
         # median rate: the figure is the training's own time, not the session's.
         rates = sorted(r["clips_per_s"] for r in used if r.get("clips_per_s"))
