@@ -12,6 +12,8 @@
 #   today   BYOL-A's random resize crop stretching frequency in both views (the shipped recipe)
 #   freq1   the frequency stretch in view 1 only: view 2 keeps every partial in its band
 #   nofreq  no frequency stretch (time crop and stretch only)
+#   nofreq_sp2  nofreq with twice the speech crops (speech=2,music=1,env=1: half of a pass is speech);
+#           its --domain-weights comes after $WEIGHTS on the command line, and the last one counts
 set -euo pipefail
 STEPS=${STEPS:-1200}
 SEEDS=${SEEDS:-"0 1"}
@@ -22,7 +24,8 @@ ML=${MINILAPE:-data/minilape}
 RUNS=${RUNS:-runs/recipes}
 WEIGHTS=${WEIGHTS:-speech=1,music=1,env=1}
 BASELINES=${BASELINES-random logmel}  # BASELINES= leaves them to another instance (NAMES/SEEDS split the runs)
-declare -A RECIPES=([today]="" [freq1]="--rrc-freq-views 1" [nofreq]="--rrc-freq-views 0")
+declare -A RECIPES=([today]="" [freq1]="--rrc-freq-views 1" [nofreq]="--rrc-freq-views 0"
+  [nofreq_sp2]="--rrc-freq-views 0 --domain-weights speech=2,music=1,env=1")
 source "$(dirname "$0")/task-lists.sh"  # BTASKS, MTASKS
 evaluate() {  # model tag
   for which in bench minilape; do
