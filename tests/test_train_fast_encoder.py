@@ -302,12 +302,9 @@ def test_pool_kernel_leaves_the_autocast_step_bit_identical(monkeypatch):
     assert all(torch.equal(a, b) for a, b in zip(*runs))
 
 
-def test_autocast_dtype_on_a_torch_without_the_per_device_functions(monkeypatch):
-    """torch < 2.4 has no torch.get_autocast_dtype and a torch.is_autocast_enabled() without arguments."""
-    with torch.autocast("cpu", dtype=torch.bfloat16):  # (its own __enter__/__exit__ use the new functions)
-        with monkeypatch.context() as m:
-            m.delattr(torch, "get_autocast_dtype")
-            assert fast_encoder._autocast_dtype("cpu") == torch.bfloat16
-    with monkeypatch.context() as m:
-        m.delattr(torch, "get_autocast_dtype")
+def test_autocast_dtype_follows_the_autocast_context():
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert fast_encoder._autocast_dtype("cpu") == torch.bfloat16
+    with torch.autocast("cpu", dtype=torch.float16):  # only bf16 takes the kernels' path
         assert fast_encoder._autocast_dtype("cpu") == torch.float32
+    assert fast_encoder._autocast_dtype("cpu") == torch.float32

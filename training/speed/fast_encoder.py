@@ -72,12 +72,8 @@ def block1_fused(block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
 
 def _autocast_dtype(device_type: str) -> torch.dtype:
     """bfloat16 when bf16 autocast is on for ``device_type`` (a conv would cast its input to it), else float32."""
-    try:
-        on, dtype = torch.is_autocast_enabled(device_type), torch.get_autocast_dtype(device_type)
-    except (TypeError, AttributeError):  # torch < 2.4: per-device functions
-        cpu = device_type == "cpu"
-        on = torch.is_autocast_cpu_enabled() if cpu else torch.is_autocast_enabled()
-        dtype = torch.get_autocast_cpu_dtype() if cpu else torch.get_autocast_gpu_dtype()
+    # torch >= 2.4 (the declared floor): the per-device-type forms; the older per-device functions are deprecated
+    on, dtype = torch.is_autocast_enabled(device_type), torch.get_autocast_dtype(device_type)
     return torch.bfloat16 if on and dtype == torch.bfloat16 else torch.float32
 
 
