@@ -14,6 +14,7 @@
 #   nofreq  no frequency stretch (time crop and stretch only)
 #   nofreq_sp2  nofreq with twice the speech crops (speech=2,music=1,env=1: half of a pass is speech);
 #           its --domain-weights comes after $WEIGHTS on the command line, and the last one counts
+#   nofreq_env2  nofreq with twice the effects crops (speech=1,music=1,env=2), the lever for sfx
 set -euo pipefail
 STEPS=${STEPS:-1200}
 SEEDS=${SEEDS:-"0 1"}
@@ -25,7 +26,8 @@ RUNS=${RUNS:-runs/recipes}
 WEIGHTS=${WEIGHTS:-speech=1,music=1,env=1}
 BASELINES=${BASELINES-random logmel}  # BASELINES= leaves them to another instance (NAMES/SEEDS split the runs)
 declare -A RECIPES=([today]="" [freq1]="--rrc-freq-views 1" [nofreq]="--rrc-freq-views 0"
-  [nofreq_sp2]="--rrc-freq-views 0 --domain-weights speech=2,music=1,env=1")
+  [nofreq_sp2]="--rrc-freq-views 0 --domain-weights speech=2,music=1,env=1"
+  [nofreq_env2]="--rrc-freq-views 0 --domain-weights speech=1,music=1,env=2")
 source "$(dirname "$0")/task-lists.sh"  # BTASKS, MTASKS
 evaluate() {  # model tag
   for which in bench minilape; do
